@@ -1,0 +1,258 @@
+"""Dataset manifests: one row per image, labels from the manifest alone.
+
+Columns are those of ``../shared/data/manifest.csv``. ``label`` is ``real``,
+``fake`` (fully generated) or ``partial`` (a region manipulated). A mask is a
+same-size image where non-zero (255) marks manipulated pixels. Paths are
+relative to the manifest's folder unless absolute.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import random
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from ..io import IMAGE_SUFFIXES
+
+LABELS = ("real", "fake", "partial")
+COLUMNS = (
+    "path label generator family source license prompt mask width height "
+    "orig_width orig_height orig_format crop sha256"
+).split()
+
+
+class ManifestError(ValueError):
+    """A manifest is malformed; the message names the file, the row and the problem."""
+
+
+@dataclass
+class Sample:
+    path: str
+    label: str
+    generator: str = ""
+    family: str = ""
+    source: str = ""
+    license: str = ""
+    prompt: str = ""
+    mask: str = ""
+    width: int | None = None
+    height: int | None = None
+    orig_width: int | None = None
+    orig_height: int | None = None
+    orig_format: str = ""
+    crop: str = ""
+    sha256: str = ""
+    root: str = field(default="", repr=False, compare=False)
+
+    @property
+    def is_fake(self) -> bool:
+        """Binary target: anything not real is fake (partial edits included)."""
+        return self.label != "real"
+
+    @property
+    def file(self) -> Path:
+        p = Path(self.path)
+        return p if p.is_absolute() or not self.root else Path(self.root) / p
+
+    @property
+    def mask_file(self) -> Path | None:
+        if not self.mask:
+            return None
+        p = Path(self.mask)
+        return p if p.is_absolute() or not self.root else Path(self.root) / p
+
+    @property
+    def key(self) -> str:
+        """Content identity when known (sha256), else the path."""
+        return self.sha256 or str(self.file)
+
+    def to_row(self) -> dict:
+        row = asdict(self)
+        row.pop("root")
+        return {k: ("" if v is None else v) for k, v in row.items()}
+
+
+_INT_COLUMNS = {"width", "height", "orig_width", "orig_height"}
+
+
+def _coerce(row: dict, where: str) -> Sample:
+    unknown = set(row) - set(COLUMNS)
+    if unknown:
+        raise ManifestError(f"{where}: unknown column(s) {sorted(unknown)}; expected a subset of {COLUMNS}")
+    if not row.get("path"):
+        raise ManifestError(f"{where}: empty 'path'")
+    label = (row.get("label") or "").strip().lower()
+    if label not in LABELS:
+        raise ManifestError(f"{where}: unknown label {row.get('label')!r}; expected one of {LABELS}")
+    values: dict = {}
+    for f in fields(Sample):
+        if f.name == "root" or f.name not in row:
+            continue
+        v = row[f.name]
+        if f.name in _INT_COLUMNS:
+            try:
+                values[f.name] = int(v) if v not in (None, "") else None
+            except (TypeError, ValueError):
+                raise ManifestError(f"{where}: column {f.name!r} is not an integer: {v!r}") from None
+        else:
+            values[f.name] = "" if v is None else str(v)
+    values["label"] = label
+    return Sample(**values)
+
+
+class Manifest:
+    """An ordered list of :class:`Sample` plus the folder their paths are relative to."""
+
+    def __init__(self, samples: Iterable[Sample], root: str | Path = "", name: str = "manifest"):
+        self.root = str(root)
+        self.name = name
+        self.samples = list(samples)
+        for s in self.samples:
+            if not s.root:
+                s.root = self.root
+
+    # --- reading and writing -------------------------------------------------
+    @classmethod
+    def read(cls, path: str | Path) -> Manifest:
+        """Read a ``.csv`` or ``.jsonl`` manifest."""
+        path = Path(path)
+        if not path.is_file():
+            raise ManifestError(f"{path}: manifest not found")
+        if path.suffix.lower() == ".jsonl":
+            samples = []
+            for i, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise ManifestError(f"{path}:{i}: invalid JSON ({exc.msg})") from None
+                samples.append(_coerce(row, f"{path}:{i}"))
+        elif path.suffix.lower() in (".csv", ".tsv"):
+            with open(path, newline="", encoding="utf-8") as fh:
+                reader = csv.DictReader(fh, delimiter="\t" if path.suffix.lower() == ".tsv" else ",")
+                if not reader.fieldnames or "path" not in reader.fieldnames or "label" not in reader.fieldnames:
+                    raise ManifestError(f"{path}: a manifest needs at least the columns 'path' and 'label'")
+                samples = [_coerce(row, f"{path}:{i}") for i, row in enumerate(reader, 2)]
+        else:
+            raise ManifestError(f"{path}: a manifest is .csv, .tsv or .jsonl")
+        return cls(samples, root=path.parent, name=path.stem)
+
+    def write(self, path: str | Path) -> Path:
+        """Write as CSV or JSONL (by suffix), paths made relative to the new file's folder when possible."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for s in self.samples:
+            row = s.to_row()
+            for col in ("path", "mask"):
+                if row[col]:
+                    absolute = (Path(s.root) / row[col]).resolve() if s.root else Path(row[col]).resolve()
+                    try:
+                        row[col] = str(absolute.relative_to(path.parent.resolve()))
+                    except ValueError:
+                        row[col] = str(absolute)
+            rows.append(row)
+        if path.suffix.lower() == ".jsonl":
+            path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+        else:
+            with open(path, "w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+                writer.writeheader()
+                writer.writerows(rows)
+        return path
+
+    # --- list-like -------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __iter__(self) -> Iterator[Sample]:
+        return iter(self.samples)
+
+    def __getitem__(self, i):
+        return self.samples[i]
+
+    def subset(self, keep, name: str | None = None) -> Manifest:
+        """Samples for which ``keep(sample)`` is true (or whose index is in ``keep``)."""
+        if callable(keep):
+            chosen = [s for s in self.samples if keep(s)]
+        else:
+            chosen = [self.samples[i] for i in keep]
+        return Manifest(chosen, self.root, name or self.name)
+
+    def counts(self, by: str = "label") -> Counter:
+        return Counter(getattr(s, by) for s in self.samples)
+
+    def sample(self, n: int, seed: int = 0, stratify: str = "label") -> Manifest:
+        """A reproducible subset of about ``n`` samples, keeping the share of each ``stratify`` group."""
+        rng = random.Random(seed)
+        groups: dict[str, list[Sample]] = {}
+        for s in self.samples:
+            groups.setdefault(getattr(s, stratify), []).append(s)
+        chosen = []
+        for key in sorted(groups):
+            members = groups[key]
+            k = max(1, round(n * len(members) / len(self.samples)))
+            chosen += rng.sample(members, min(k, len(members)))
+        return Manifest(chosen, self.root, f"{self.name}-sample{n}")
+
+    # --- checks ----------------------------------------------------------------
+    def validate(self, check_files: bool = True, check_masks: bool = True) -> list[str]:
+        """Return a list of problems (empty when the manifest is sound)."""
+        problems = []
+        seen = set()
+        for i, s in enumerate(self.samples):
+            where = f"row {i + 1} ({s.path})"
+            if str(s.file) in seen:
+                problems.append(f"{where}: duplicate path")
+            seen.add(str(s.file))
+            if check_files and not s.file.is_file():
+                problems.append(f"{where}: file not found at {s.file}")
+                continue
+            if s.mask and s.label == "real":
+                problems.append(f"{where}: a real image has a mask")
+            if check_masks and s.mask:
+                mf = s.mask_file
+                if not mf.is_file():
+                    problems.append(f"{where}: mask not found at {mf}")
+                    continue
+                from PIL import Image
+
+                try:
+                    with Image.open(s.file) as im, Image.open(mf) as mk:
+                        if im.size != mk.size:
+                            problems.append(f"{where}: mask is {mk.size[0]}x{mk.size[1]}, image {im.size[0]}x{im.size[1]}")
+                except OSError as exc:
+                    problems.append(f"{where}: cannot open image or mask ({exc})")
+        return problems
+
+
+def import_folder_tree(root: str | Path, source: str = "") -> Manifest:
+    """Import the common ``.../0_real/...`` and ``.../1_fake/...`` layout (CNNDetection style).
+
+    The label comes from the nearest ancestor folder named ``0_real`` or
+    ``1_fake`` (the layout's documented meaning, not a substring guess); the
+    folder above it, if any, becomes the ``generator`` of fakes.
+    """
+    root = Path(root)
+    samples = []
+    for p in sorted(root.rglob("*")):
+        if not p.is_file() or p.suffix.lower() not in IMAGE_SUFFIXES:
+            continue
+        parts = p.relative_to(root).parts[:-1]
+        label_at = [i for i, part in enumerate(parts) if part in ("0_real", "1_fake")]
+        if not label_at:
+            continue
+        i = label_at[-1]
+        label = "real" if parts[i] == "0_real" else "fake"
+        generator = parts[i - 1] if i > 0 and label == "fake" else ""
+        samples.append(
+            Sample(path=str(p.relative_to(root)), label=label, generator=generator, source=source or root.name)
+        )
+    if not samples:
+        raise ManifestError(f"{root}: no images under any 0_real/ or 1_fake/ folder")
+    return Manifest(samples, root=root, name=root.name)

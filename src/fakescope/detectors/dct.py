@@ -1,0 +1,128 @@
+"""Frequency-domain detectors after Frank et al. (ICML 2020).
+
+The log-scaled 2-D DCT spectrum of the luma channel, standardised per
+frequency, fed to a logistic-regression head or a small CNN. Up-sampling in
+GAN and diffusion decoders leaves periodic patterns that are peaks in this
+spectrum; the paper reports 97.7% accuracy on GAN images (and the review 73%
+on diffusion images) with such features.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..features.dct import DCT_SIZE, pool_spectrum
+from ..registry import register
+from .base import FeatureDetector
+from .heads import Head, LinearHead
+
+DCT_PREPROCESSING = (
+    f"decode to 8-bit RGB; ITU-R 601 luma; centre crop {DCT_SIZE}x{DCT_SIZE} px without resampling "
+    f"(bicubic upscaling only for images with a side under {DCT_SIZE} px); orthonormal 2-D DCT-II; log(|c| + 1e-6)"
+)
+PAPER = "Frank et al. Leveraging Frequency Analysis for Deep Fake Image Recognition. ICML 2020"
+
+
+class DCTLinear(FeatureDetector):
+    family = "dct"
+    extractors = ("dct",)
+    preprocessing = DCT_PREPROCESSING + "; 2x2 block average to 64x64; per-frequency standardisation"
+    summary = "Frank et al. log-DCT spectrum + logistic regression"
+    paper = PAPER
+
+    def design(self, feats):
+        return pool_spectrum(feats["dct"], cells=DCT_SIZE // 2)
+
+    def make_head(self, params):
+        return LinearHead(**params)
+
+
+class SpectrumCNNHead(Head):
+    """A small CNN on the standardised (1, 128, 128) log spectrum (torch, CPU is fine)."""
+
+    kind = "cnn"
+
+    def __init__(self, epochs: int = 8, lr: float = 1e-3, width: int = 16, batch: int = 64, seed: int = 0):
+        self.epochs, self.lr, self.width, self.batch, self.seed = epochs, lr, width, batch, seed
+
+    def _net(self):
+        try:
+            import torch
+            from torch import nn
+        except ImportError:  # pragma: no cover - exercised only without the extra
+            raise ImportError("dct-cnn needs PyTorch: pip install 'fakescope[torch]'") from None
+        w = self.width
+        torch.manual_seed(self.seed)
+        return nn.Sequential(
+            nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (w, 64, 64)
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (2w, 32, 32)
+            nn.Conv2d(2 * w, 4 * w, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),  # (4w, 16, 16)
+            nn.Conv2d(4 * w, 4 * w, 3, padding=1), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4 * w, 1),
+        )  # fmt: skip
+
+    def fit(self, X, y, w=None):
+        import torch
+
+        self.mu_ = X.mean(axis=0).astype(np.float32)  # (S, S) per-frequency mean
+        self.sd_ = (X.std(axis=0) + 1e-3).astype(np.float32)
+        net = self._net()
+        Xt = torch.from_numpy(((X - self.mu_) / self.sd_).astype(np.float32)).unsqueeze(1)  # (N, 1, S, S)
+        yt = torch.from_numpy(y.astype(np.float32))
+        wt = torch.from_numpy((w if w is not None else np.ones(len(y))).astype(np.float32))
+        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=1e-4)
+        gen = torch.Generator().manual_seed(self.seed)
+        net.train()
+        for _ in range(self.epochs):
+            for idx in torch.randperm(len(yt), generator=gen).split(self.batch):
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(
+                    net(Xt[idx]).squeeze(1), yt[idx], weight=wt[idx]
+                )
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        self.params_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
+        return self
+
+    def decision(self, X):
+        import torch
+
+        self._check("params_")
+        net = self._net()
+        net.load_state_dict({k: torch.from_numpy(np.asarray(v)) for k, v in self.params_.items()})
+        net.eval()
+        Xt = torch.from_numpy(((X - self.mu_) / self.sd_).astype(np.float32)).unsqueeze(1)
+        with torch.no_grad():
+            return torch.cat([net(b).squeeze(1) for b in Xt.split(256)]).numpy().astype(np.float64)
+
+    def state(self):
+        return {"mu": self.mu_, "sd": self.sd_, **{f"net.{k}": v for k, v in self.params_.items()}}
+
+    def load_state(self, s):
+        self.mu_, self.sd_ = s["mu"], s["sd"]
+        self.params_ = {k[4:]: v for k, v in s.items() if k.startswith("net.")}
+        return self
+
+
+class DCTCNN(FeatureDetector):
+    family = "dct"
+    extractors = ("dct",)
+    preprocessing = DCT_PREPROCESSING + "; per-frequency standardisation"
+    summary = "Frank et al. log-DCT spectrum + small CNN"
+    paper = PAPER
+
+    def design(self, feats):
+        return feats["dct"]
+
+    def make_head(self, params):
+        return SpectrumCNNHead(**params)
+
+
+@register("dct-linear", "log-DCT spectrum + logistic regression (Frank 2020)")
+def dct_linear(head_params: dict | None = None, **train) -> DCTLinear:
+    return DCTLinear("dct-linear", head_params or {"C": [0.001, 0.01, 0.1]}, **train)
+
+
+@register("dct-cnn", "log-DCT spectrum + small CNN (Frank 2020)", needs=("torch",))
+def dct_cnn(head_params: dict | None = None, **train) -> DCTCNN:
+    return DCTCNN("dct-cnn", head_params or {}, **train)

@@ -1,0 +1,1 @@
+"""Metrics, evaluation protocols, the shortcut audit and reports."""

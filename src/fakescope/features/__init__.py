@@ -1,0 +1,1 @@
+"""Feature extractors: pure functions of an RGB image (and, for CLIP, a model)."""

@@ -1,0 +1,210 @@
+"""Image loading: one loader, explicit about every conversion, never resizing.
+
+Detectors look for traces that resampling and recompression destroy, so this
+module only decodes. Every conversion it does make (16-bit to 8-bit, CMYK to
+RGB, alpha composited on white, EXIF rotation) is recorded in
+:class:`ImageInfo.conversions` so a report can say what happened to the pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+try:  # HEIC/HEIF (and AVIF on older Pillow) through the maintained plugin.
+    from pillow_heif import register_heif_opener
+
+    register_heif_opener()
+except ImportError:  # pragma: no cover - optional extra
+    pass
+
+#: Largest image accepted, in pixels. Pillow's own guard warns at 89 MP and
+#: fails at twice that; we fail early with a clear message instead.
+MAX_PIXELS = int(os.environ.get("FAKESCOPE_MAX_PIXELS", 16_000 * 16_000 // 2))
+
+IMAGE_SUFFIXES = frozenset(
+    ".jpg .jpeg .jpe .jfif .png .webp .tif .tiff .bmp .gif .avif .heic .heif .jp2 .ppm .pgm .pbm .tga .ico".split()
+)
+
+
+class ImageLoadError(ValueError):
+    """An image could not be read. The message names the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass
+class ImageInfo:
+    """What the file was before decoding, for reports and the shortcut audit."""
+
+    path: str
+    format: str  # as Pillow names it: JPEG, PNG, WEBP, ...
+    width: int
+    height: int
+    mode: str  # the mode in the file, before conversion
+    file_size: int
+    jpeg_quality: int | None = None  # estimated from the quantisation tables
+    n_frames: int = 1
+    conversions: list[str] = field(default_factory=list)
+
+
+def estimate_jpeg_quality(img: Image.Image) -> int | None:
+    """Estimate the IJG quality factor (1-100) from a JPEG's luminance table.
+
+    Inverts libjpeg's scaling of the standard table; exact for files written
+    by libjpeg with a plain quality setting, an approximation otherwise.
+    """
+    tables = getattr(img, "quantization", None)
+    if not tables:
+        return None
+    luma = np.asarray(tables.get(0, next(iter(tables.values()))), dtype=np.float64)
+    std = np.asarray(_STD_LUMA, dtype=np.float64)
+    # libjpeg: q_table = floor((std * scale + 50) / 100), scale in percent.
+    scale = float(np.median(luma * 100.0 / std))
+    quality = (200.0 - scale) / 2.0 if scale <= 100 else 5000.0 / scale
+    return int(np.clip(round(quality), 1, 100))
+
+
+# Annex K luminance table (zig-zag order, as Pillow returns it).
+_STD_LUMA = [
+    16, 11, 12, 14, 12, 10, 16, 14, 13, 14, 18, 17, 16, 19, 24, 40,
+    26, 24, 22, 22, 24, 49, 35, 37, 29, 40, 58, 51, 61, 60, 57, 51,
+    56, 55, 64, 72, 92, 78, 64, 68, 87, 69, 55, 56, 80, 109, 81, 87,
+    95, 98, 103, 104, 103, 62, 77, 113, 121, 112, 100, 120, 92, 101, 103, 99,
+]  # fmt: skip
+
+
+def _to_rgb(img: Image.Image, info: ImageInfo) -> Image.Image:
+    """Convert any mode to 8-bit RGB, recording each deliberate choice."""
+    mode = img.mode
+    if mode == "RGB":
+        return img
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        arr = np.asarray(img, dtype=np.float64)
+        # 16-bit files use the full 0..65535 range; 32-bit int/float images are
+        # scaled by their own maximum so that the picture stays visible.
+        top = 65535.0 if mode.startswith("I;16") else max(float(arr.max()), 1.0)
+        arr8 = np.clip(np.round(arr / top * 255.0), 0, 255).astype(np.uint8)
+        info.conversions.append(f"{mode}->8bit")
+        return Image.fromarray(arr8, "L").convert("RGB")
+    if mode == "CMYK":
+        info.conversions.append("CMYK->RGB")
+        return img.convert("RGB")
+    if mode == "P":
+        img = img.convert("RGBA" if "transparency" in img.info else "RGB")
+        info.conversions.append("palette->RGB")
+        if img.mode == "RGB":
+            return img
+        mode = "RGBA"
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        rgba = img.convert("RGBA")
+        alpha = np.asarray(rgba)[..., 3]
+        if alpha.min() < 255:
+            # Transparent pixels carry arbitrary colours; show them as a viewer would.
+            background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+            rgba = Image.alpha_composite(background, rgba)
+            info.conversions.append("alpha composited on white")
+        else:
+            info.conversions.append("opaque alpha dropped")
+        return rgba.convert("RGB")
+    info.conversions.append(f"{mode}->RGB")
+    return img.convert("RGB")
+
+
+def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[Image.Image, ImageInfo]:
+    """Decode an image file (or bytes) into 8-bit RGB without resizing it.
+
+    Args:
+        source: a path, or the encoded bytes of an image.
+        name: how to name the image in errors when ``source`` is bytes.
+
+    Returns:
+        The RGB image and an :class:`ImageInfo` describing the file.
+
+    Raises:
+        ImageLoadError: the file is missing, empty, not an image, truncated,
+            corrupt, or larger than :data:`MAX_PIXELS`.
+    """
+    if isinstance(source, (bytes, bytearray)):
+        label, data = name or "<bytes>", bytes(source)
+    else:
+        label = str(source)
+        try:
+            data = Path(source).read_bytes()
+        except FileNotFoundError:
+            raise ImageLoadError(label, "file not found") from None
+        except IsADirectoryError:
+            raise ImageLoadError(label, "is a directory, not an image") from None
+        except OSError as exc:
+            raise ImageLoadError(label, f"cannot read file ({exc.strerror or exc})") from None
+    if not data:
+        raise ImageLoadError(label, "empty file (0 bytes)")
+    with warnings.catch_warnings():
+        # We apply our own limit; Pillow's bomb warning would only be noise.
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            img = Image.open(io.BytesIO(data))
+        except UnidentifiedImageError:
+            raise ImageLoadError(label, "not a recognised image format") from None
+        except Image.DecompressionBombError as exc:
+            raise ImageLoadError(label, f"too large to decode safely ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
+            raise ImageLoadError(label, f"cannot decode header ({exc})") from None
+        width, height = img.size
+        if width * height > MAX_PIXELS:
+            raise ImageLoadError(
+                label,
+                f"{width}x{height} is {width * height / 1e6:.0f} MP, over the {MAX_PIXELS / 1e6:.0f} MP "
+                "decompression-bomb guard (set FAKESCOPE_MAX_PIXELS to raise it)",
+            )
+        info = ImageInfo(
+            path=label,
+            format=img.format or "UNKNOWN",
+            width=width,
+            height=height,
+            mode=img.mode,
+            file_size=len(data),
+            n_frames=int(getattr(img, "n_frames", 1) or 1),
+        )
+        if info.format in ("JPEG", "MPO"):
+            info.jpeg_quality = estimate_jpeg_quality(img)
+        if info.n_frames > 1:
+            img.seek(0)
+            info.conversions.append(f"first of {info.n_frames} frames")
+        try:
+            img.load()
+        except Exception as exc:  # noqa: BLE001 - truncated or corrupt data
+            raise ImageLoadError(label, f"corrupt or truncated image data ({exc})") from None
+        if _orientation(img) not in (None, 1):
+            # A lossless rotation/flip: show the picture the way its author saw it.
+            img = ImageOps.exif_transpose(img)
+            info.conversions.append("EXIF orientation applied")
+        rgb = _to_rgb(img, info)
+    return rgb, info
+
+
+def _orientation(img: Image.Image) -> int | None:
+    try:
+        return img.getexif().get(0x0112)
+    except Exception:  # noqa: BLE001 - broken EXIF is not our concern here
+        return None
+
+
+def load_image(source: str | os.PathLike | bytes) -> Image.Image:
+    """Decode to 8-bit RGB; see :func:`open_image`."""
+    return open_image(source)[0]
+
+
+def iter_image_files(root: str | os.PathLike) -> list[Path]:
+    """All files under ``root`` (recursive, sorted) whose suffix is an image suffix."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

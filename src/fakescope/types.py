@@ -1,0 +1,100 @@
+"""The objects that cross module boundaries: verdicts, cards and the detector protocol."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from PIL import Image
+
+VERDICTS = ("real", "fake", "unsure")
+
+
+@dataclass
+class Verdict:
+    """One image's result. ``error`` is set (and the rest empty) when the image could not be read."""
+
+    path: str
+    p_fake: float | None
+    verdict: str | None
+    detector: str
+    error: str | None = None
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Card:
+    """What a trained detector is: everything a user needs to trust or distrust it.
+
+    Preprocessing travels with the weights: ``preprocessing`` says exactly
+    what is done to pixels before the model sees them.
+    """
+
+    name: str
+    family: str
+    summary: str
+    preprocessing: str
+    config: dict[str, Any] = field(default_factory=dict)
+    training_data: dict[str, Any] = field(default_factory=dict)
+    not_trained_on: str = ""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    calibration: dict[str, Any] = field(default_factory=dict)
+    unsure_band: tuple[float, float] = (0.3, 0.7)
+    licence: str = ""
+    upstream_weights: list[str] = field(default_factory=list)
+    weights_sha256: str = ""
+    paper: str = ""
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=False, default=_jsonable)
+
+    @classmethod
+    def from_json(cls, text: str) -> Card:
+        data = json.loads(text)
+        data["unsure_band"] = tuple(data.get("unsure_band", (0.3, 0.7)))
+        return cls(**data)
+
+
+def _jsonable(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, Path):
+        return str(o)
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+ImageInput = str | Path | Image.Image
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Real-vs-generated image detector.
+
+    ``fit`` returns self; learned state ends in ``_``; predicting before
+    fitting raises :class:`NotFittedError`.
+    """
+
+    name: str
+
+    def fit(self, manifest, **kwargs) -> Detector: ...
+
+    def predict_proba(self, images: list[Image.Image]) -> np.ndarray: ...
+
+    def __call__(self, inputs) -> list[Verdict]: ...
+
+    def save(self, directory: str | Path) -> Path: ...
+
+
+class NotFittedError(RuntimeError):
+    """A detector was asked to predict before it was fitted or loaded."""

