@@ -210,6 +210,16 @@ class FeatureDetector:
             "families": dict(sorted(Counter(s.family or "real" for s in train).items())),
             "seconds": round(time.time() - t0, 1),
         }
+        excluded = sorted({s.source for s in manifest} - {s.source for s in train})
+        self.not_trained_on_ = "; ".join(
+            part
+            for part in (
+                f"sources left out by the '{cfg.sources}' recipe: {', '.join(excluded)}" if excluded else "",
+                "partial (locally edited) images" if not cfg.include_partial else "",
+                "any generator, camera, editing tool or post-processing not listed under training_data",
+            )
+            if part
+        )
         self.calibration_ = {
             **self.calibrator_.to_dict(),
             "fitted_on": f"held-out scores of the training images ({len(folds)} {cfg.calibration} folds)",

@@ -22,7 +22,7 @@ import numpy as np
 from ..data.manifest import Manifest
 from ..data.perturb import Matched
 from ..data.splits import group_kfold
-from ..detectors.base import source_weights
+from ..detectors.base import paired_sources, source_weights
 from ..registry import create
 from .metrics import binary_metrics
 from .shortcut import ShortcutModel, metadata
@@ -87,12 +87,15 @@ def cross_validate(
 
 
 def shortcut_cv(manifest: Manifest, by: str = "source", matched: Matched | None = None,
-                max_folds: int | None = None) -> Predictions:  # fmt: skip
-    """The shortcut audit under the same folds as :func:`cross_validate`."""
+                max_folds: int | None = None, sources: str = "paired") -> Predictions:  # fmt: skip
+    """The shortcut audit under the same folds and training recipe as :func:`cross_validate`."""
     t0 = time.time()
     X = metadata(manifest, matched.tag if matched else "clean")
     y = np.array([s.is_fake for s in manifest], dtype=int)
     train_ok = np.array([s.label != "partial" for s in manifest]) & ~np.isnan(X).any(axis=1)
+    if sources == "paired":
+        paired = paired_sources(manifest.subset(lambda s: s.label != "partial"))
+        train_ok &= np.array([s.source in paired for s in manifest])
     p = np.full(len(manifest), np.nan)
     folds = folds_for(manifest, by, max_folds)
     w = source_weights(manifest)
@@ -102,7 +105,7 @@ def shortcut_cv(manifest: Manifest, by: str = "source", matched: Matched | None 
         model = ShortcutModel().fit(X[tr], y[tr], w[tr])
         te = test_idx[~np.isnan(X[test_idx]).any(axis=1)]
         p[te] = model.predict_proba(X[te])
-    return Predictions(manifest, p, "shortcut-audit", _protocol_name(by, len(folds), matched), len(folds),
+    return Predictions(manifest, p, f"shortcut-audit [{sources}]", _protocol_name(by, len(folds), matched), len(folds),
                        time.time() - t0)  # fmt: skip
 
 

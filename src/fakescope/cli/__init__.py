@@ -1,0 +1,1 @@
+"""The `fakescope` command line: thin Typer commands over the Python API."""

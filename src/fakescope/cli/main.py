@@ -1,0 +1,27 @@
+"""Entry point: `fakescope ...`. Each command group lives in its own module."""
+
+from __future__ import annotations
+
+import typer
+
+from . import bench, data, detectors, scan, train, weights
+
+app = typer.Typer(
+    name="fakescope",
+    help="Tell real photos from AI-generated and manipulated images.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("scan")(scan.scan_command)
+app.command("list")(detectors.list_command)
+app.command("card")(detectors.card_command)
+app.command("train")(train.train_command)
+app.command("evaluate")(train.evaluate_command)
+app.command("benchmark")(bench.benchmark_command)
+app.add_typer(weights.app, name="weights")
+app.add_typer(data.app, name="manifest")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,101 @@
+"""`fakescope scan`: verdicts for files, folders, globs and manifests."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from .common import err, fail, is_tty
+
+
+def scan_command(
+    inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), glob patterns or manifests."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write rows here (.jsonl or .csv); a rerun resumes."),
+    fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv or table (default: from --out, else "
+                            "table on a terminal and jsonl in a pipe)."),  # fmt: skip
+    detector: str = typer.Option("default", "--detector", "-d", help="Shipped name or trained-detector folder."),
+    unsure: str = typer.Option(None, help="Override the unsure band, e.g. '0.2,0.8' (calibrated p_fake)."),
+    batch_size: int = typer.Option(16, min=1, help="Images per model call."),
+    progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
+):
+    """Scan images and give each a calibrated p_fake and a verdict: real, fake or unsure."""
+    from ..models import load_detector
+    from ..scan import UsageError, scan
+    from ..weights import MissingWeightsError
+
+    if fmt and fmt not in ("jsonl", "csv", "table"):
+        raise fail(f"--format must be jsonl, csv or table, not {fmt!r}")
+    if out is not None and fmt == "table":
+        raise fail("--format table prints to the terminal; use jsonl or csv with --out")
+    try:
+        det = load_detector(detector)
+    except (KeyError, FileNotFoundError, ValueError) as exc:
+        raise fail(str(exc).strip('"')) from None
+    if unsure:
+        try:
+            lo, hi = (float(x) for x in unsure.split(","))
+            assert 0 <= lo <= hi <= 1
+        except (ValueError, AssertionError):
+            raise fail(f"--unsure expects 'low,high' with 0 <= low <= high <= 1, got {unsure!r}") from None
+        det.train_config.unsure_band = (lo, hi)
+    if fmt is None and out is None:
+        fmt = "table" if sys.stdout.isatty() else "jsonl"
+    show_progress = is_tty() if progress is None else progress
+
+    on_rows = _print_table if fmt == "table" else None
+    with _Progress(show_progress) as bar:
+        try:
+            summary = scan(det, inputs, out=out, fmt=None if fmt == "table" else fmt, batch_size=batch_size,
+                           progress=bar.update, on_rows=on_rows)  # fmt: skip
+        except UsageError as exc:
+            raise fail(str(exc)) from None
+        except MissingWeightsError as exc:
+            raise fail(str(exc)) from None
+    v = summary.verdicts
+    err.print(
+        f"{summary.scanned} scanned ({v['fake']} fake, {v['real']} real, {v['unsure']} unsure), "
+        f"{summary.errors} unreadable, {summary.skipped_done} already done"
+        f" in {summary.seconds:.1f}s ({summary.rate:.1f} images/s) with {det.name}",
+        highlight=False,
+    )
+    for line in summary.error_examples:
+        err.print(f"  unreadable: {line}", highlight=False)
+    if out is not None:
+        err.print(f"results: {out}", highlight=False)
+    if summary.scanned == 0 and summary.errors > 0:
+        raise typer.Exit(1)
+
+
+def _print_table(rows: list[dict]) -> None:
+    for r in rows:
+        if r["error"]:
+            typer.echo(f"{'ERROR':7} {'':>6}  {r['path']}  ({r['error']})")
+        else:
+            typer.echo(f"{r['verdict']:7} {r['p_fake']:6.3f}  {r['path']}")
+
+
+class _Progress:
+    """A rich progress bar on stderr, or nothing."""
+
+    def __init__(self, enabled: bool):
+        self.enabled = enabled
+        self.bar = None
+
+    def __enter__(self):
+        if self.enabled:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+            self.bar = Progress("scanning", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), console=err)
+            self.bar.__enter__()
+            self.task = self.bar.add_task("scan", total=None)
+        return self
+
+    def update(self, done: int, total: int) -> None:
+        if self.bar:
+            self.bar.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc):
+        if self.bar:
+            self.bar.__exit__(*exc)

@@ -1,0 +1,123 @@
+"""`fakescope train` and `fakescope evaluate`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from .common import err, fail, parse_settings
+
+
+def _manifest(path: Path):
+    from ..data.manifest import Manifest, ManifestError
+
+    try:
+        return Manifest.read(path)
+    except ManifestError as exc:
+        raise fail(str(exc)) from None
+
+
+def _matched(text: str | None):
+    from ..data.perturb import Matched
+
+    if not text:
+        return None
+    try:
+        return Matched.parse(text)
+    except ValueError:
+        raise fail(f"--matched expects SIZE:QUALITY such as 256:90, got {text!r}") from None
+
+
+def _log(message: str) -> None:
+    err.print(message, highlight=False)
+
+
+def train_command(
+    detector: str = typer.Argument(..., help="Detector family (see `fakescope list`)."),
+    manifest: Path = typer.Option(..., "--manifest", "-m", help="Training manifest (.csv or .jsonl)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the trained detector (card.json, head.npz)."),
+    matched: str = typer.Option(None, help="Train on matched-processed pixels, SIZE:QUALITY (e.g. 256:90)."),
+    settings: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable), e.g. n_aug=3, "
+                                       "sources=all, C=0.01,0.1 (a list is a grid chosen on held-out folds)."),  # fmt: skip
+    evidence: Path = typer.Option(None, help="A BENCHMARKS.json whose results for this detector and recipe go "
+                                  "into the card's metrics."),  # fmt: skip
+):
+    """Train a detector on a manifest and save it with its card."""
+    from ..registry import create
+
+    try:
+        config = parse_settings(settings)
+        head = {k: config.pop(k) for k in list(config) if k in ("C", "k", "epochs", "lr", "width")}
+        det = create(detector, **({"head_params": head} if head else {}), **config)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(str(exc).strip('"')) from None
+    m = _manifest(manifest)
+    mt = _matched(matched)
+    det.fit(m, matched=mt.tag if mt else None, log=_log)
+    if evidence:
+        det.metrics_ = _evidence(evidence, det.name, det.train_config.sources)
+    det.save(out)
+    err.print(f"saved {det.name} to {out}; trained on {det.trained_on_['images']} images", highlight=False)
+
+
+def evaluate_command(
+    detector: str = typer.Argument(..., help="A detector family (cross-validated: one model per fold) or a "
+                                   "trained detector (shipped name or folder; scored on --manifest as is)."),  # fmt: skip
+    manifest: Path = typer.Option(..., "--manifest", "-m", help="Evaluation manifest."),
+    by: str = typer.Option("source", help="Cross-validation groups: source, generator or family."),
+    max_folds: int = typer.Option(None, help="Merge groups into at most this many folds."),
+    matched: str = typer.Option(None, help="Matched processing SIZE:QUALITY applied to every image (e.g. 256:90)."),
+    report: Path = typer.Option(Path("fakescope-report"), help="Folder for report.json and report.md."),
+    settings: list[str] = typer.Option([], "--set", help="Config override key=value for cross-validated training."),
+):
+    """Evaluate with group-held-out protocols, the shortcut audit beside every result."""
+    from ..evaluate.protocols import cross_validate, holdout, shortcut_cv, summarize
+    from ..evaluate.report import write_report
+    from ..models import load_detector
+    from ..registry import list_detectors
+
+    if by not in ("source", "generator", "family"):
+        raise fail(f"--by must be source, generator or family, not {by!r}")
+    m = _manifest(manifest)
+    mt = _matched(matched)
+    try:
+        config = parse_settings(settings)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    if detector in list_detectors():
+        pred = cross_validate(detector, m, by=by, matched=mt, max_folds=max_folds, log=_log, **config)
+    else:
+        try:
+            det = load_detector(detector)
+        except (KeyError, FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc).strip('"')) from None
+        pred = holdout(det, m, matched=mt)
+    summary = summarize(pred)
+    shortcut = summarize(shortcut_cv(m, by=by, matched=mt, max_folds=max_folds))
+    paths = write_report(summary, report, shortcut)
+    o, s = summary["overall"], shortcut["overall"]
+    typer.echo(
+        f"{summary['detector']} [{summary['protocol']}]: AUC {_f(o.get('auc'))}, AP {_f(o.get('ap'))}, "
+        f"accuracy {_f(o.get('accuracy'))}, ECE {_f(o.get('ece'))}; shortcut audit AUC {_f(s.get('auc'))}"
+    )
+    err.print("report: " + ", ".join(map(str, paths)), highlight=False)
+
+
+def _f(v) -> str:
+    return "–" if v is None else f"{v:.3f}"
+
+
+def _evidence(path: Path, detector: str, recipe: str) -> dict:
+    """This detector's benchmark results (every protocol run with its recipe) for its card."""
+    import json
+
+    res = json.loads(Path(path).read_text())
+    found = {
+        r["summary"]["protocol"]: {"overall": r["summary"]["overall"], "by_source": r["summary"]["by_source"]}
+        for r in res["runs"]
+        if r["detector"] == detector and r["recipe"] == recipe
+    }
+    if not found:
+        raise fail(f"{path} has no results for {detector} with the {recipe!r} recipe")
+    return {"source": f"{path} ({res['generated']})", "results": found}
