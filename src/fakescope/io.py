@@ -156,7 +156,7 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
         except UnidentifiedImageError:
             raise ImageLoadError(label, "not a recognised image format") from None
         except Image.DecompressionBombError as exc:
-            raise ImageLoadError(label, f"too large to decode safely ({exc})") from None
+            raise ImageLoadError(label, f"over the decompression-bomb guard, refused before decoding ({exc})") from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
             raise ImageLoadError(label, f"cannot decode header ({exc})") from None
         width, height = img.size

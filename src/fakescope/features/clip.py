@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,21 +23,30 @@ CLIP_DIM = 512
 
 
 class ClipEncoder:
-    """Lazily-loaded ONNX session; one per process is enough (it is thread-safe)."""
+    """Lazily-loaded ONNX session; one per process is enough (it is thread-safe).
+
+    The INT8 model quantises activations dynamically, with one scale for the
+    whole input tensor: an image's embedding would depend on the other images
+    in its batch. So every image is encoded in a call of its own, and calls
+    run in parallel on single-threaded kernels, which is as fast as batching
+    on a CPU and makes each result independent of its neighbours.
+    """
 
     _shared: ClipEncoder | None = None
     _lock = threading.Lock()
 
-    def __init__(self, threads: int | None = None):
+    def __init__(self, workers: int | None = None):
         import onnxruntime as ort
 
+        self.workers = workers or int(os.environ.get("FAKESCOPE_THREADS", 0)) or (os.cpu_count() or 1)
         opts = ort.SessionOptions()
-        opts.intra_op_num_threads = threads or int(os.environ.get("FAKESCOPE_THREADS", 0)) or (os.cpu_count() or 1)
+        opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
         self.session = ort.InferenceSession(
             str(weights.path_of(CLIP_WEIGHTS)), sess_options=opts, providers=_providers(ort)
         )
         self.input_name = self.session.get_inputs()[0].name
+        self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="clip")
 
     @classmethod
     def shared(cls) -> ClipEncoder:
@@ -45,17 +55,16 @@ class ClipEncoder:
                 cls._shared = cls()
             return cls._shared
 
-    def embed_arrays(self, batch: np.ndarray) -> np.ndarray:
-        """(B, 3, 224, 224) normalised pixels -> (B, 512) unit-norm embeddings."""
-        (emb,) = self.session.run(["image_embeds"], {self.input_name: batch.astype(np.float32, copy=False)})
-        return emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    def embed_one(self, pixels: np.ndarray) -> np.ndarray:
+        """(3, 224, 224) normalised pixels -> (512,) unit-norm embedding."""
+        (emb,) = self.session.run(["image_embeds"], {self.input_name: pixels[None].astype(np.float32, copy=False)})
+        return emb[0] / max(float(np.linalg.norm(emb[0])), 1e-12)
 
-    def embed(self, images: Sequence[Image.Image], batch_size: int = 16) -> np.ndarray:
-        out = [
-            self.embed_arrays(np.stack([clip_view(im, CLIP_SIZE) for im in images[i : i + batch_size]]))
-            for i in range(0, len(images), batch_size)
-        ]
-        return np.concatenate(out) if out else np.zeros((0, CLIP_DIM), np.float32)
+    def embed(self, images: Sequence[Image.Image]) -> np.ndarray:
+        """Embeddings of RGB images, (N, 512), each computed on its own."""
+        if not len(images):
+            return np.zeros((0, CLIP_DIM), np.float32)
+        return np.stack(list(self.pool.map(lambda im: self.embed_one(clip_view(im, CLIP_SIZE)), images)))
 
 
 def _providers(ort) -> list[str]:

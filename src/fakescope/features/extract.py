@@ -43,6 +43,11 @@ class Extractor:
     fn: Callable
     batched: bool = False
     store_dtype: str = "float32"
+    version: int = 1  # bump when the function's output changes, so cached features are not reused
+
+    @property
+    def cache_key(self) -> str:
+        return f"{self.name}@v{self.version}"
 
 
 def _clip_batch(images):
@@ -52,7 +57,8 @@ def _clip_batch(images):
 
 
 EXTRACTORS: dict[str, Extractor] = {
-    "clip": Extractor("clip", _clip_batch, batched=True),
+    # v2: one image per encoder call (v1 batched, and INT8 scales depended on the batch).
+    "clip": Extractor("clip", _clip_batch, batched=True, version=2),
     # float16 halves the cache; log-spectrum values lie in about [-14, 10].
     "dct": Extractor("dct", dct_spectrum, store_dtype="float16"),
 }
@@ -75,7 +81,7 @@ def extract(
     """
     cache = cache or FeatureCache()
     keys = [f"{s.key}|{view}" for s in manifest]
-    have = {name: cache.get_many(f"{name}@v1", keys) for name in extractors}
+    have = {name: cache.get_many(EXTRACTORS[name].cache_key, keys) for name in extractors}
     todo = [i for i, k in enumerate(keys) if any(k not in have[n] for n in extractors)]
     bad: set[int] = set()
     if progress:
@@ -104,7 +110,7 @@ def extract(
                     else:
                         feats = list(pool.map(ex.fn, [im for _, im in good]))
                     new = {keys[i]: np.asarray(f, dtype=ex.store_dtype) for (i, _), f in zip(good, feats)}
-                    cache.put_many(f"{name}@v1", new)
+                    cache.put_many(ex.cache_key, new)
                     have[name].update(new)
             if progress:
                 progress(len(idx))
