@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import err
+from .common import err, log
 
 
 def benchmark_command(
@@ -23,9 +23,9 @@ def benchmark_command(
     from ..evaluate.benchmark import refresh_throughput, run_benchmark
 
     if throughput_only:
-        refresh_throughput(manifest, out, throughput_images, log=lambda m: err.print(m, highlight=False))
+        refresh_throughput(manifest, out, throughput_images, log=log)
         err.print(f"wrote {out}", highlight=False)
         return
     run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
-                  log=lambda m: err.print(m, highlight=False))  # fmt: skip
+                  log=log)  # fmt: skip
     err.print(f"wrote {out}", highlight=False)

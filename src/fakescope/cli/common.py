@@ -6,14 +6,20 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 err = Console(stderr=True, soft_wrap=True)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error (to stderr) and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+def log(message: str) -> None:
+    """A progress line on stderr, printed as is (no markup: names contain brackets)."""
+    err.print(message, markup=False, highlight=False)
 
 
 def parse_settings(items: list[str]) -> dict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import err, fail, parse_settings
+from .common import err, fail, log, parse_settings
 
 
 def _manifest(path: Path):
@@ -27,10 +27,6 @@ def _matched(text: str | None):
         return Matched.parse(text)
     except ValueError:
         raise fail(f"--matched expects SIZE:QUALITY such as 256:90, got {text!r}") from None
-
-
-def _log(message: str) -> None:
-    err.print(message, highlight=False)
 
 
 def train_command(
@@ -54,7 +50,7 @@ def train_command(
         raise fail(str(exc).strip('"')) from None
     m = _manifest(manifest)
     mt = _matched(matched)
-    det.fit(m, matched=mt.tag if mt else None, log=_log)
+    det.fit(m, matched=mt.tag if mt else None, log=log)
     if evidence:
         det.metrics_ = _evidence(evidence, det.name, det.train_config.sources)
     det.save(out)
@@ -86,7 +82,7 @@ def evaluate_command(
     except ValueError as exc:
         raise fail(str(exc)) from None
     if detector in list_detectors():
-        pred = cross_validate(detector, m, by=by, matched=mt, max_folds=max_folds, log=_log, **config)
+        pred = cross_validate(detector, m, by=by, matched=mt, max_folds=max_folds, log=log, **config)
     else:
         try:
             det = load_detector(detector)
@@ -94,7 +90,7 @@ def evaluate_command(
             raise fail(str(exc).strip('"')) from None
         pred = holdout(det, m, matched=mt)
     summary = summarize(pred)
-    shortcut = summarize(shortcut_cv(m, by=by, matched=mt, max_folds=max_folds))
+    shortcut = summarize(shortcut_cv(m, by=by, matched=mt, max_folds=max_folds, sources=config.get("sources", "paired")))
     paths = write_report(summary, report, shortcut)
     o, s = summary["overall"], shortcut["overall"]
     typer.echo(

