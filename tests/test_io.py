@@ -156,3 +156,15 @@ def test_decompression_bomb_is_refused_before_decoding(tmp_path):
 def test_bytes_input_names_the_image():
     with pytest.raises(ImageLoadError, match="upload.jpg"):
         open_image(b"garbage", name="upload.jpg")
+
+
+@pytest.mark.parametrize("fmt,suffix,feature", [("AVIF", "avif", "avif"), ("JPEG2000", "jp2", "jpg_2000")])
+def test_formats_from_optional_codecs(tmp_path, rgb, fmt, suffix, feature):
+    from PIL import features
+
+    if not features.check(feature):
+        pytest.skip(f"this Pillow build has no {fmt} codec")
+    path = tmp_path / f"x.{suffix}"
+    rgb.save(path, format=fmt)
+    img, info = open_image(path)
+    assert img.size == (64, 48) and info.format == fmt

@@ -52,8 +52,9 @@ class TrainConfig:
     # "paired": train only on sources that hold both real and fake images. In a
     # source with one class, a model can learn the source (its content, camera,
     # pipeline) instead of generation traces; within a paired source it cannot.
-    # On the development data this lifts the AUC on unseen sources from below
-    # chance to about 0.75 (docs/BENCHMARKS.md). "all" uses every source.
+    # In docs/BENCHMARKS.md (leave-one-source-out, matched processing) it is
+    # far better for DCT features and on a par for CLIP features. "all" uses
+    # every source.
     sources: str = "paired"
     balance_sources: bool = True
     include_partial: bool = False  # partial edits are a localisation problem, not a global one
@@ -214,7 +215,8 @@ class FeatureDetector:
         self.not_trained_on_ = "; ".join(
             part
             for part in (
-                f"sources left out by the '{cfg.sources}' recipe: {', '.join(excluded)}" if excluded else "",
+                f"sources absent from the training data (recipe '{cfg.sources}'; partial-only sources drop out "
+                f"with the partial images): {', '.join(excluded)}" if excluded else "",
                 "partial (locally edited) images" if not cfg.include_partial else "",
                 "any generator, camera, editing tool or post-processing not listed under training_data",
             )
