@@ -18,9 +18,15 @@ def benchmark_command(
                                           "(0 skips it)."),  # fmt: skip
     throughput_only: bool = typer.Option(False, help="Only re-measure scan throughput of the shipped default "
                                          "and re-render from the existing results (.json beside --out)."),  # fmt: skip
+    render_only: bool = typer.Option(False, help="Only rewrite the Markdown from the saved results (.json)."),
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
-    from ..evaluate.benchmark import refresh_throughput, run_benchmark
+    from ..evaluate.benchmark import refresh_throughput, rerender, run_benchmark
+
+    if render_only:
+        rerender(out)
+        err.print(f"wrote {out}", highlight=False)
+        return
 
     if throughput_only:
         refresh_throughput(manifest, out, throughput_images, log=log)

@@ -39,6 +39,11 @@ def available(name: str) -> bool:
     return all(importlib.util.find_spec(pkg) is not None for pkg in entry(name).needs)
 
 
+def rerender(out: Path) -> None:
+    """Rewrite the Markdown from the results saved beside it (after a change to the layout)."""
+    out.write_text(render(json.loads(out.with_suffix(".json").read_text())))
+
+
 def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 1000, log=print) -> dict:
     """Re-measure only the scan throughput (e.g. after shipping a new default) and re-render."""
     results = json.loads(out.with_suffix(".json").read_text())
@@ -174,12 +179,16 @@ def render(res: dict) -> str:
             proto = next(r["summary"]["protocol"] for r in runs if r["protocol_key"] == key)
             lines += [f"## {title}", "", f"Protocol: {proto}.", "", metrics_table(rows, "detector [recipe]", HEADLINE)]
 
-    lines += ["## Per source (LOSO, matched processing, paired recipe)", "",
+    lines += ["## Per source (LOSO, matched processing)", "",
+              "Paired recipe for every detector, plus the chosen default's own recipe. "
               "Accuracy per held-out source; AUC where the source holds both classes.", ""]  # fmt: skip
     per = [r for r in runs if r["protocol_key"] == "loso-matched" and r["recipe"] == "paired"]
+    chosen = res.get("chosen") or {}
+    per += [r for r in runs if r["protocol_key"] == "loso-matched" and r["recipe"] != "paired"
+            and r["detector"] == chosen.get("detector") and r["recipe"] == chosen.get("recipe")]  # fmt: skip
     if per:
         sources = sorted({s for r in per for s in r["summary"]["by_source"]})
-        head = "| source | n | " + " | ".join(f"{r['detector']} acc / AUC" for r in per) + " |"
+        head = "| source | n | " + " | ".join(f"{r['detector']} [{r['recipe']}] acc / AUC" for r in per) + " |"
         lines += [head, "|---|---:|" + "---|" * len(per)]
         for src in sources:
             cells, n = [], ""
@@ -189,10 +198,10 @@ def render(res: dict) -> str:
                 cells.append(f"{fmt(m.get('accuracy'), 2)} / {fmt(m.get('auc'), 2)}")
             lines.append(f"| {src} | {n} | " + " | ".join(cells) + " |")
         lines.append("")
-        lines += ["## Per generator family (LOSO, matched processing, paired recipe)", "",
+        lines += ["## Per generator family (LOSO, matched processing)", "",
                   "Each family's fakes scored against all real images: recall on that family, AUC and AP.", ""]  # fmt: skip
         fams = sorted({f for r in per for f in r["summary"]["by_family"]})
-        head = "| family | " + " | ".join(f"{r['detector']} recall / AUC / AP" for r in per) + " |"
+        head = "| family | " + " | ".join(f"{r['detector']} [{r['recipe']}] recall / AUC / AP" for r in per) + " |"
         lines += [head, "|---|" + "---|" * len(per)]
         for fam in fams:
             cells = []
@@ -202,7 +211,7 @@ def render(res: dict) -> str:
             lines.append(f"| {fam} | " + " | ".join(cells) + " |")
         lines.append("")
         lines += ["Partial edits (not used for training; scored apart): share flagged as fake — "
-                  + ", ".join(f"{r['detector']} {fmt(r['summary']['partial_edits']['flagged'], 2)}" for r in per), ""]  # fmt: skip
+                  + ", ".join(f"{r['detector']} [{r['recipe']}] {fmt(r['summary']['partial_edits']['flagged'], 2)}" for r in per), ""]  # fmt: skip
 
     tps = res.get("throughput") or []
     if tps:
@@ -232,10 +241,16 @@ def measure_throughput(manifest: Manifest, n: int, log=print) -> dict | None:
     if DEFAULT not in shipped():
         log("throughput: no shipped default detector; skipped")
         return None
-    files = [str(s.file.resolve()) for s in manifest][:n]
-    while len(files) < n:  # repeat the list for runs longer than the data set
-        files += files[: n - len(files)]
+    unique = [str(s.file.resolve()) for s in manifest]
     with tempfile.TemporaryDirectory() as tmp:
+        files = unique[:n]
+        while len(files) < n:  # beyond the data set: the same files again under new names (symlinks),
+            rep = Path(tmp) / f"rep{len(files) // len(unique)}"  # since a scan skips a path it has seen
+            rep.mkdir()
+            for i, f in enumerate(unique[: n - len(files)]):
+                link = rep / f"{i}{Path(f).suffix}"
+                link.symlink_to(f)
+                files.append(str(link))
         listing = Path(tmp) / "inputs.csv"
         listing.write_text("path,label\n" + "".join(f"{f},real\n" for f in files))
         cmd = [sys.executable, "-m", "fakescope.cli.main", "scan", str(listing), "--out", str(Path(tmp) / "r.jsonl"),
@@ -260,8 +275,9 @@ def measure_throughput(manifest: Manifest, n: int, log=print) -> dict | None:
         _, stderr = proc.communicate()
         seconds = time.time() - t0
         th.join()
-    if proc.returncode != 0:
-        log(f"throughput: scan failed: {stderr[-500:]}")
+        rows = sum(1 for _ in open(out_file)) if out_file.exists() else 0
+    if proc.returncode != 0 or rows != n:
+        log(f"throughput: scan failed or incomplete ({rows} of {n} rows): {stderr[-500:]}")
         return None
     peak = max((r for _, r in samples), default=0.0)
 
