@@ -69,11 +69,12 @@ def scan_command(
 
 
 def _print_table(rows: list[dict]) -> None:
+    # Plain print: the live progress bar redirects sys.stdout and keeps these lines above itself.
     for r in rows:
         if r["error"]:
-            typer.echo(f"{'ERROR':7} {'':>6}  {r['path']}  ({r['error']})")
+            print(f"{'ERROR':7} {'':>6}  {r['path']}  ({r['error']})", flush=True)
         else:
-            typer.echo(f"{r['verdict']:7} {r['p_fake']:6.3f}  {r['path']}")
+            print(f"{r['verdict']:7} {r['p_fake']:6.3f}  {r['path']}", flush=True)
 
 
 class _Progress:

