@@ -168,3 +168,11 @@ def test_formats_from_optional_codecs(tmp_path, rgb, fmt, suffix, feature):
     rgb.save(path, format=fmt)
     img, info = open_image(path)
     assert img.size == (64, 48) and info.format == fmt
+
+
+def test_heic_through_the_maintained_plugin(tmp_path, rgb):
+    pytest.importorskip("pillow_heif", reason="the 'heif' extra is not installed")
+    path = tmp_path / "x.heic"
+    rgb.save(path, format="HEIF")
+    img, info = open_image(path)
+    assert img.size == (64, 48) and info.format == "HEIF"
