@@ -69,6 +69,7 @@ def evaluate_command(
 ):
     """Evaluate with group-held-out protocols, the shortcut audit beside every result."""
     from ..evaluate.protocols import cross_validate, holdout, shortcut_cv, summarize
+    from ..evaluate.report import fmt as _f
     from ..evaluate.report import write_report
     from ..models import load_detector
     from ..registry import list_detectors
@@ -98,10 +99,6 @@ def evaluate_command(
         f"accuracy {_f(o.get('accuracy'))}, ECE {_f(o.get('ece'))}; shortcut audit AUC {_f(s.get('auc'))}"
     )
     err.print("report: " + ", ".join(map(str, paths)), highlight=False)
-
-
-def _f(v) -> str:
-    return "–" if v is None else f"{v:.3f}"
 
 
 def _evidence(path: Path, detector: str, recipe: str) -> dict:

@@ -15,11 +15,11 @@ from .manifest import Manifest
 
 
 def group_of(sample, by: str) -> str:
-    """A sample's group; real images have no generator, so they group as 'real'."""
-    value = getattr(sample, by)
+    """A sample's group. Real images have no generator or family: with ``by`` set to either,
+    they are grouped by source, so that real sources are held out too."""
     if by in ("generator", "family") and sample.label == "real":
-        return "real"
-    return value or "(none)"
+        return f"real:{sample.source}"
+    return getattr(sample, by) or "(none)"
 
 
 def random_split(manifest: Manifest, test_fraction: float, seed: int = 0) -> tuple[Manifest, Manifest]:

@@ -21,19 +21,11 @@ import numpy as np
 
 from ..data.manifest import Manifest
 from ..data.perturb import Matched
-from ..data.splits import group_kfold
+from ..data.splits import group_kfold, group_of
 from ..detectors.base import paired_sources, source_weights
 from ..registry import create
 from .metrics import binary_metrics
 from .shortcut import ShortcutModel, metadata
-
-
-def cv_group(sample, by: str) -> str:
-    """The fold group of a sample. Real images have no generator; with ``by='generator'``
-    they are grouped by source so that real sources are held out too."""
-    if by in ("generator", "family") and sample.label == "real":
-        return f"real:{sample.source}"
-    return getattr(sample, by) or "(none)"
 
 
 @dataclass
@@ -50,7 +42,7 @@ class Predictions:
 
 
 def folds_for(manifest: Manifest, by: str, max_folds: int | None) -> list[np.ndarray]:
-    groups = [cv_group(s, by) for s in manifest]
+    groups = [group_of(s, by) for s in manifest]
     k = len(set(groups)) if not max_folds else min(max_folds, len(set(groups)))
     return group_kfold(groups, k, seed=0)
 
@@ -81,7 +73,7 @@ def cross_validate(
         X, ok = det.features_of(test, view)
         scored = test_idx[ok]
         p[scored] = det.proba_from_features(X[ok])
-        held = sorted({cv_group(s, by) for s in test})
+        held = sorted({group_of(s, by) for s in test})
         log(f"{detector}: fold {f + 1}/{len(folds)} (held out {', '.join(held)[:80]}) done")
     return Predictions(manifest, p, detector, _protocol_name(by, len(folds), matched), len(folds), time.time() - t0)
 
