@@ -20,19 +20,19 @@ def _isolated_feature_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("FAKESCOPE_FEATURE_CACHE", str(tmp_path / "features.sqlite"))
 
 
-def clip_weights_present() -> bool:
+def weights_present() -> bool:
     from fakescope import weights
 
     return all(row["ok"] for row in weights.status())
 
 
 @pytest.fixture
-def needs_clip():
-    """Tests that run the CLIP encoder. On CI (CI=true) missing weights are a failure, not a skip."""
-    if not clip_weights_present():
+def needs_weights():
+    """Tests that run pretrained models. On CI (CI=true) missing weights are a failure, not a skip."""
+    if not weights_present():
         if os.environ.get("CI"):
-            pytest.fail("CLIP weights missing on CI: .ci/run must run `fakescope weights pull`")
-        pytest.skip("CLIP weights not pulled (run `fakescope weights pull`)")
+            pytest.fail("weights missing on CI: .ci/run must run `fakescope weights pull`")
+        pytest.skip("weights not pulled (run `fakescope weights pull`)")
 
 
 @pytest.fixture

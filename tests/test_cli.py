@@ -119,7 +119,7 @@ def test_manifest_import_and_validate(tmp_path):
     assert r.exit_code == 1 and "file not found" in r.output
 
 
-def test_benchmark_quick_writes_tables(shared_data, needs_clip, tmp_path):
+def test_benchmark_quick_writes_tables(shared_data, needs_weights, tmp_path):
     out = tmp_path / "B.md"
     r = invoke("benchmark", "--manifest", shared_data / "manifest.csv", "--quick", "--detectors", "dct-linear,univfd",
                "--out", out, "--throughput-images", "16")  # fmt: skip

@@ -36,7 +36,7 @@ def data(tmp_path_factory):
 @pytest.mark.parametrize("name", list_detectors())
 def test_registry_contract(name, data, tmp_path, request):
     if "clip" in _build(name).extractors:
-        request.getfixturevalue("needs_clip")
+        request.getfixturevalue("needs_weights")
     train, test = data
     det = _build(name)
     assert det.fit(train) is det
@@ -93,7 +93,7 @@ def test_nearest_neighbour_head_defining_property():
     assert np.all(s[y == 1] > 0) and np.all(s[y == 0] < 0)
 
 
-def test_clip_embedding_properties(needs_clip):
+def test_clip_embedding_properties(needs_weights):
     from fakescope.features.clip import ClipEncoder
 
     rng = np.random.default_rng(0)

@@ -16,7 +16,7 @@ from tests.conftest import SAMPLES
 GOLDEN = SAMPLES.parent / "tests" / "golden" / "default.json"
 
 
-def test_default_detector_matches_golden_outputs(needs_clip):
+def test_default_detector_matches_golden_outputs(needs_weights):
     from fakescope.models import load_detector
     from fakescope.weights import sha256_of
 

