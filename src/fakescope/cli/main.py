@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench, data, detectors, scan, train, weights
+from . import bench, data, detectors, scan, synth, train, weights
 
 app = typer.Typer(
     name="fakescope",
@@ -19,6 +19,7 @@ app.command("card")(detectors.card_command)
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("benchmark")(bench.benchmark_command)
+app.command("synth")(synth.synth_command)
 app.add_typer(weights.app, name="weights")
 app.add_typer(data.app, name="manifest")
 
