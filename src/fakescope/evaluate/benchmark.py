@@ -220,7 +220,8 @@ def render(res: dict) -> str:
             "",
             "`fakescope scan` over N images of the benchmark data (repeated when N exceeds it), end to end "
             "(decoding, preprocessing, model, writing JSONL), as a fresh process on this machine "
-            f"({os.cpu_count()} cores). Resident memory is sampled every 0.5 s.",
+            f"({os.cpu_count()} cores). Resident memory is sampled every 0.5 s. Rows come from "
+            "`fakescope benchmark` (1,000 images) or `fakescope benchmark --throughput-only --throughput-images N`.",
             "",
             "| detector | images | wall s | images/s | peak RSS MB | RSS at 10% / 50% / 100% (MB) |",
             "|---|---:|---:|---:|---:|---|",
