@@ -50,23 +50,20 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
             img = load_image(base.file)
             if kind == "sbi":
                 edit = self_blend_faces(img, rng)
-                if edit is None:
-                    skipped["no face for sbi"] += 1
-                    continue
-                mask = edit.binary_mask
             elif kind == "inpaint":
                 edit = inpaint(img, rng)
-                mask = edit.binary_mask
             elif kind == "copy-move":
                 edit = copy_move(img, rng)
-                mask = edit.binary_mask
             else:
                 donor = donor_pool[int(rng.integers(len(donor_pool)))]
                 edit = splice(img, load_image(donor.file), rng)
-                mask = edit.binary_mask
         except ImageLoadError as exc:
             skipped[f"unreadable: {exc}"] += 1
             continue
+        if edit is None:
+            skipped["no face for sbi"] += 1
+            continue
+        mask = edit.binary_mask
         stem = f"{len(rows):05d}-{kind}"
         img_path, mask_path = out / "images" / f"{stem}.png", out / "masks" / f"{stem}.png"
         edit.image.save(img_path)
