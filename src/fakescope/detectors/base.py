@@ -125,11 +125,7 @@ class FeatureDetector:
     # --- features ----------------------------------------------------------------
     def featurize(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Head input for in-memory images (no cache, no augmentation)."""
-        feats = {}
-        for name in self.extractors:
-            ex = EXTRACTORS[name]
-            feats[name] = np.asarray(ex.fn(list(images)) if ex.batched else [ex.fn(im) for im in images])
-        return self.design(feats)
+        return self.design({name: np.asarray(EXTRACTORS[name].apply(list(images))) for name in self.extractors})
 
     def features_of(self, manifest: Manifest, view: str = "clean", **kw) -> tuple[np.ndarray, np.ndarray]:
         feats, ok = extract(manifest, list(self.extractors), view=view, **kw)

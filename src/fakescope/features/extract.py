@@ -49,6 +49,12 @@ class Extractor:
     def cache_key(self) -> str:
         return f"{self.name}@v{self.version}"
 
+    def apply(self, images: list[Image.Image], pool: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
+        """Features of each image, one array per image."""
+        if self.batched:
+            return list(self.fn(images))
+        return list(pool.map(self.fn, images)) if pool else [self.fn(im) for im in images]
+
 
 def _clip_batch(images):
     from .clip import ClipEncoder
@@ -105,10 +111,7 @@ def extract(
             if good:
                 for name in extractors:
                     ex = EXTRACTORS[name]
-                    if ex.batched:
-                        feats = ex.fn([im for _, im in good])
-                    else:
-                        feats = list(pool.map(ex.fn, [im for _, im in good]))
+                    feats = ex.apply([im for _, im in good], pool)
                     new = {keys[i]: np.asarray(f, dtype=ex.store_dtype) for (i, _), f in zip(good, feats)}
                     cache.put_many(ex.cache_key, new)
                     have[name].update(new)
