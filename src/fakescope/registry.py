@@ -25,7 +25,14 @@ _REGISTRY: dict[str, Entry] = {}
 
 # Modules whose import registers their detectors; imported on first lookup so
 # that `import fakescope` stays cheap.
-_FAMILIES = ("fakescope.detectors.univfd", "fakescope.detectors.dct", "fakescope.detectors.fusion")
+_FAMILIES = (
+    "fakescope.detectors.univfd",
+    "fakescope.detectors.dct",
+    "fakescope.detectors.fusion",
+    "fakescope.detectors.cnn",
+    "fakescope.detectors.noise",
+    "fakescope.detectors.defake_hybrid",
+)
 _loaded = False
 
 

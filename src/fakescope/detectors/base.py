@@ -48,6 +48,9 @@ class TrainConfig:
     # usual held-out calibration). "source": whole sources held out, which
     # calibrates for unseen sources but needs several sizeable sources of each
     # class; with few, its out-of-source scores are too noisy to fit on.
+    # "holdout": one stratified fold (1/calib_folds) is held out, and the head
+    # trained on the rest is kept (no refit): one training per fit, for heads
+    # that are expensive to train (end-to-end networks).
     calibration: str = "stratified"
     # "paired": train only on sources that hold both real and fake images. In a
     # source with one class, a model can learn the source (its content, camera,
@@ -122,6 +125,10 @@ class FeatureDetector:
         grids = [v if isinstance(v, list) else [v] for v in self.head_params.values()]
         return [dict(zip(keys, combo)) for combo in itertools.product(*grids)] or [{}]
 
+    def builder_kw(self) -> dict:
+        """Keyword arguments of the registered builder that are not head or training settings."""
+        return {}
+
     # --- features ----------------------------------------------------------------
     def featurize(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Head input for in-memory images (no cache, no augmentation)."""
@@ -176,6 +183,7 @@ class FeatureDetector:
         candidates = self.head_candidates()
         oof = np.full((len(candidates), len(train)), np.nan)
         folds = self._cross_fit_folds(groups, y)
+        fold_heads: dict[int, Head] = {}
         for f, test_idx in enumerate(folds):
             train_idx = np.setdiff1d(np.arange(len(train)), test_idx)
             Xs, ys, ws = stack(train_idx)
@@ -185,13 +193,18 @@ class FeatureDetector:
             for c, params in enumerate(candidates):
                 head = self.make_head(params).fit(Xs, ys, ws)
                 oof[c, keep] = head.decision(X0[keep])
+                if cfg.calibration == "holdout":
+                    fold_heads[c] = head
             log(f"{self.name}: cross-fitting fold {f + 1}/{len(folds)} done")
         have = ~np.isnan(oof[0])
         scores = [_auc(y[have], o[have]) for o in oof]
         best = int(np.argmax(scores))
         self.head_params_ = candidates[best]
         self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have])
-        self.head_ = self.make_head(self.head_params_).fit(*stack(np.arange(len(train))))
+        if cfg.calibration == "holdout":
+            self.head_ = fold_heads[best]  # trained on all but the held-out fold
+        else:
+            self.head_ = self.make_head(self.head_params_).fit(*stack(np.arange(len(train))))
         self.trained_on_ = {
             "images": int(ok0.sum()),
             "rows_with_augmentation": int(sum(ok.sum() for _, ok in blocks)),
@@ -216,7 +229,12 @@ class FeatureDetector:
         )
         self.calibration_ = {
             **self.calibrator_.to_dict(),
-            "fitted_on": f"held-out scores of the training images ({len(folds)} {cfg.calibration} folds)",
+            "fitted_on": (
+                f"held-out scores of 1/{cfg.calib_folds} of the training images (stratified); the head kept "
+                "was trained on the other images"
+                if cfg.calibration == "holdout"
+                else f"held-out scores of the training images ({len(folds)} {cfg.calibration} folds)"
+            ),
             "head_selection": [{"params": c, "held_out_auc": a} for c, a in zip(candidates, scores)],
         }
         log(f"{self.name}: trained in {time.time() - t0:.0f}s")
@@ -226,9 +244,10 @@ class FeatureDetector:
         cfg = self.train_config
         if cfg.calibration == "source":
             return group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
-        if cfg.calibration == "stratified":
-            return stratified_folds([f"{g}|{label}" for g, label in zip(groups, y)], cfg.calib_folds, seed=cfg.seed)
-        raise ValueError(f"calibration must be 'stratified' or 'source', not {cfg.calibration!r}")
+        if cfg.calibration in ("stratified", "holdout"):
+            folds = stratified_folds([f"{g}|{label}" for g, label in zip(groups, y)], cfg.calib_folds, seed=cfg.seed)
+            return folds[:1] if cfg.calibration == "holdout" else folds
+        raise ValueError(f"calibration must be 'stratified', 'holdout' or 'source', not {cfg.calibration!r}")
 
     # --- inference -----------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -286,7 +305,8 @@ class FeatureDetector:
             family=self.family,
             summary=self.summary,
             preprocessing=self.preprocessing,
-            config={"head": getattr(self, "head_params_", self.head_params), "train": asdict(self.train_config)},
+            config={"head": getattr(self, "head_params_", self.head_params), "train": asdict(self.train_config),
+                    "builder": self.builder_kw()},
             training_data=getattr(self, "trained_on_", {}),
             calibration=getattr(self, "calibration_", {}),
             unsure_band=self.train_config.unsure_band,
@@ -334,7 +354,7 @@ def load(directory: str | Path):
         raise ValueError(f"{directory / 'head.npz'}: sha256 does not match the card; the file is damaged")
     train = dict(card.config.get("train", {}))
     train["unsure_band"] = tuple(train.get("unsure_band", card.unsure_band))
-    det = create(meta["detector"], head_params=card.config.get("head", {}), **train)
+    det = create(meta["detector"], head_params=card.config.get("head", {}), **card.config.get("builder", {}), **train)
     with np.load(directory / "head.npz", allow_pickle=False) as z:
         det.head_params_ = card.config.get("head", {})
         det.head_ = det.make_head(det.head_params_).load_state({k: z[k] for k in z.files})

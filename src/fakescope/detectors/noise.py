@@ -1,0 +1,65 @@
+"""Noise sensitivity: a training-free detector.
+
+How far does a foundation-model embedding move when the image gets a small
+Gaussian perturbation? The idea behind reconstruction-guided attention
+(DADF): a real photo already carries sensor noise, so a little more changes
+little; a generated image is smoother and "cleaner" than a camera's, and its
+embedding moves more. The score is ``1 - cos(e(x), e(x + n))`` for the frozen
+CLIP ViT-B/16 embedding ``e`` and noise ``n`` of standard deviation
+``NOISE_SIGMA`` grey levels, seeded by the image itself. Nothing is learned
+but the direction and a Platt calibration of this one number.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..features.extract import NOISE_SIGMA
+from ..registry import register
+from .base import FeatureDetector
+from .heads import Head
+from .univfd import CLIP_PREPROCESSING
+
+
+class ScoreHead(Head):
+    """No weights: the decision is the single feature itself (its sign fixed in advance)."""
+
+    kind = "identity"
+
+    def fit(self, X, y, w=None):
+        self.fitted_ = True
+        return self
+
+    def decision(self, X):
+        return np.asarray(X, dtype=np.float64)[:, 0]
+
+    def state(self):
+        return {"sign": np.array([1.0])}
+
+    def load_state(self, s):
+        self.fitted_ = True
+        return self
+
+
+class NoiseSensitivity(FeatureDetector):
+    family = "training-free"
+    extractors = ("clip", "clip-noise")
+    preprocessing = (
+        f"two CLIP views: the image, and the image plus Gaussian noise (sigma {NOISE_SIGMA:g} grey levels, "
+        f"seeded by the pixels, rounded to 8 bits), each: {CLIP_PREPROCESSING}; score = 1 - cosine similarity"
+    )
+    summary = "Noise sensitivity: CLIP embedding shift under a small Gaussian perturbation (training-free)"
+    paper = ("training-free perturbation test after the reconstruction-guided attention of DADF "
+             "(Lai et al. Detect Any Deepfakes, 2023) and perturbation-sensitivity detectors")  # fmt: skip
+
+    def design(self, feats):
+        return (1.0 - np.sum(feats["clip"] * feats["clip-noise"], axis=1, keepdims=True)) * 1000.0
+
+    def make_head(self, params):
+        return ScoreHead()
+
+
+@register("noise-sensitivity", "training-free: CLIP embedding shift under small noise")
+def noise_sensitivity(head_params: dict | None = None, **train) -> NoiseSensitivity:
+    train.setdefault("n_aug", 0)  # nothing to learn: augmented copies would only cost encoder time
+    return NoiseSensitivity("noise-sensitivity", head_params or {}, **train)
