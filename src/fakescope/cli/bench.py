@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import err, log
+from .common import err, fail, log
 
 
 def benchmark_command(
@@ -19,9 +19,20 @@ def benchmark_command(
     throughput_only: bool = typer.Option(False, help="Only re-measure scan throughput of the shipped default "
                                          "and re-render from the existing results (.json beside --out)."),  # fmt: skip
     render_only: bool = typer.Option(False, help="Only rewrite the Markdown from the saved results (.json)."),
+    protocols: str = typer.Option("", help="Comma-separated subset of loso-matched, loso, logo, logo-matched "
+                                  "(default: all that apply to each detector)."),  # fmt: skip
+    part: Path = typer.Option(None, help="Write only these detectors' runs to this JSON file (e.g. the "
+                              "networks trained on a GPU machine), for --merge."),  # fmt: skip
+    merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
+                                     "--out, choose the default again and re-render."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
-    from ..evaluate.benchmark import refresh_throughput, rerender, run_benchmark
+    from ..evaluate.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
+
+    if merge:
+        merge_parts(out, list(merge), log=log)
+        err.print(f"wrote {out}", highlight=False)
+        return
 
     if render_only:
         rerender(out)
@@ -32,6 +43,13 @@ def benchmark_command(
         refresh_throughput(manifest, out, throughput_images, log=log)
         err.print(f"wrote {out}", highlight=False)
         return
+    chosen = [p.strip() for p in protocols.split(",") if p.strip()]
+    unknown = sorted(set(chosen) - set(PROTOCOLS))
+    if unknown:
+        raise fail(f"unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
     run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
-                  log=log)  # fmt: skip
+                  protocols=chosen or None, part=part, log=log)  # fmt: skip
+    if part:
+        err.print(f"wrote {part}", highlight=False)
+        return
     err.print(f"wrote {out}", highlight=False)

@@ -13,7 +13,10 @@ expect it to learn "has a prompt" on data like ours.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier
 
 from ..features.text import SentenceEncoder
@@ -33,9 +36,12 @@ class MLPHead(Head):
 
     def fit(self, X, y, w=None):
         self.mu_, self.sd_ = X.mean(axis=0), X.std(axis=0) + 1e-6
-        clf = MLPClassifier((self.hidden,), alpha=self.alpha, max_iter=200, early_stopping=True,
+        # early stopping holds out 10% of the rows; only worth it with enough of them
+        clf = MLPClassifier((self.hidden,), alpha=self.alpha, max_iter=200, early_stopping=len(y) >= 200,
                             random_state=self.seed)  # fmt: skip
-        clf.fit((X - self.mu_) / self.sd_, y, sample_weight=w)
+        with warnings.catch_warnings():  # an unconverged fit is still a valid (regularised) fit
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            clf.fit((X - self.mu_) / self.sd_, y, sample_weight=w)
         self.W1_, self.W2_ = clf.coefs_[0].astype(np.float32), clf.coefs_[1].astype(np.float32)
         self.b1_, self.b2_ = clf.intercepts_[0].astype(np.float32), clf.intercepts_[1].astype(np.float32)
         return self
