@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -126,5 +127,35 @@ def test_benchmark_quick_writes_tables(shared_data, needs_weights, tmp_path):
     assert r.exit_code == 0, r.output
     text = out.read_text()
     for part in ("Default detector selection", "shortcut audit", "Leave-one-source-out", "Leave-generators-out",
-                 "images/s"):  # fmt: skip
+                 "images/s", "review's table", "Leave-generators-out matrix", "Score-level fusions",
+                 "Chosen default"):  # fmt: skip
         assert part in text, part
+    assert (tmp_path / "b-per-generator.svg").read_text().startswith("<svg")
+
+    # A network's runs made elsewhere (--part) merge into the page.
+    pytest.importorskip("torch")
+    part = tmp_path / "part.json"
+    r = invoke("benchmark", "--manifest", shared_data / "manifest.csv", "--quick", "--detectors", "meso4",
+               "--part", part)  # fmt: skip
+    assert r.exit_code == 0, r.output
+    runs = json.loads(part.read_text())["runs"]
+    assert {r["protocol_key"] for r in runs} == {"loso-matched", "logo-matched"}
+    assert all(r["settings"] == "reduced" and r["device"] == "cpu" for r in runs)  # no GPU here
+    assert invoke("benchmark", "--out", out, "--merge", part).exit_code == 0
+    text = out.read_text()
+    assert "meso4 [paired, reduced]" in text and "Runs of meso4 were produced" in text
+    assert invoke("benchmark", "--out", out, "--protocols", "nonsense").exit_code == 2
+
+
+def test_features_export_import_round_trip(tmp_path, monkeypatch):
+    from fakescope.data.manifest import Manifest
+    from fakescope.features.cache import FeatureCache
+    from fakescope.features.extract import extract
+    m_path = write_synthetic_dataset(tmp_path / "d", n_per_class=2, sources=("a",))
+    feats, _ = extract(Manifest.read(m_path), ["crop128"], view="clean")
+    assert invoke("features", "export", m_path, "--out", tmp_path / "f.npz", "--view", "clean").exit_code == 0
+    other = FeatureCache(tmp_path / "other.sqlite")
+    monkeypatch.setenv("FAKESCOPE_FEATURE_CACHE", str(other.path))
+    assert invoke("features", "import", tmp_path / "f.npz").exit_code == 0
+    again, _ = extract(Manifest.read(m_path), ["crop128"], view="clean", cache=other)
+    assert np.array_equal(again["crop128"], feats["crop128"])  # exact pixels back

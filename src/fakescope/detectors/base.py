@@ -355,10 +355,13 @@ def load(directory: str | Path):
     train = dict(card.config.get("train", {}))
     train["unsure_band"] = tuple(train.get("unsure_band", card.unsure_band))
     det = create(meta["detector"], head_params=card.config.get("head", {}), **card.config.get("builder", {}), **train)
-    with np.load(directory / "head.npz", allow_pickle=False) as z:
-        det.head_params_ = card.config.get("head", {})
-        det.head_ = det.make_head(det.head_params_).load_state({k: z[k] for k in z.files})
-    det.calibrator_ = PlattCalibrator.from_dict(card.calibration)
+    if hasattr(det, "load_members"):  # an ensemble: its members are saved beside it
+        det.load_members(directory)
+    else:
+        with np.load(directory / "head.npz", allow_pickle=False) as z:
+            det.head_params_ = card.config.get("head", {})
+            det.head_ = det.make_head(det.head_params_).load_state({k: z[k] for k in z.files})
+        det.calibrator_ = PlattCalibrator.from_dict(card.calibration)
     det.calibration_ = card.calibration
     det.trained_on_ = card.training_data
     det.metrics_ = card.metrics

@@ -1,0 +1,165 @@
+"""Score-level fusion of detectors: the mean log-odds of the members' calibrated probabilities.
+
+This is the fusion the benchmark evaluates when it chooses the default (no
+fusion weights are fitted, so nothing can be tuned on the evaluation data):
+each member is trained with its own recipe and calibrated on held-out parts
+of its own training data; the ensemble's probability is
+``sigmoid(mean_i logit(p_i))``.
+
+Members are written ``detector:recipe`` joined by ``+``, e.g.
+``fakescope train ensemble --set members=univfd:all+fusion:paired``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..registry import create, register
+from ..types import Card
+from .base import FeatureDetector, TrainConfig
+
+DEFAULT_MEMBERS = "univfd:all+univfd-nn:paired"
+
+
+def parse_members(text: str) -> list[tuple[str, str]]:
+    out = []
+    for part in text.split("+"):
+        name, _, recipe = part.strip().partition(":")
+        if not name:
+            raise ValueError(f"empty member in {text!r}; write detector:recipe+detector:recipe")
+        out.append((name, recipe or "paired"))
+    if len(out) < 2:
+        raise ValueError(f"an ensemble needs at least two members, got {text!r}")
+    return out
+
+
+def _logit(p):
+    p = np.clip(np.asarray(p, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+class Ensemble(FeatureDetector):
+    family = "ensemble"
+
+    def __init__(self, name: str = "ensemble", members: str = DEFAULT_MEMBERS, head_params: dict | None = None,
+                 **train):  # fmt: skip
+        self.members_spec = members
+        base = {k: v for k, v in train.items() if k != "sources"}
+        self.members = [create(d, sources=recipe, **base) for d, recipe in parse_members(members)]
+        super().__init__(name, head_params or {}, **train)
+        self.extractors = tuple(dict.fromkeys(e for m in self.members for e in m.extractors))
+
+    @property
+    def summary(self) -> str:
+        return "Score-level fusion (mean log-odds) of " + " and ".join(
+            f"{m.name} [{m.train_config.sources}]" for m in self.members
+        )
+
+    @property
+    def preprocessing(self) -> str:
+        return " | ".join(f"{m.name}: {m.preprocessing}" for m in self.members)
+
+    @property
+    def paper(self) -> str:
+        return "; ".join(dict.fromkeys(m.paper for m in self.members if m.paper))
+
+    def builder_kw(self):
+        return {"members": self.members_spec}
+
+    # features: the members' head inputs side by side ------------------------------------
+    def _join(self, blocks):
+        self.widths_ = [b.reshape(len(b), -1).shape[1] for b in blocks]
+        self.shapes_ = [b.shape[1:] for b in blocks]
+        return np.concatenate([b.reshape(len(b), -1) for b in blocks], axis=1)
+
+    def featurize(self, images):
+        return self._join([m.featurize(images) for m in self.members])
+
+    def features_of(self, manifest, view="clean", **kw):
+        parts = [m.features_of(manifest, view, **kw) for m in self.members]
+        ok = np.logical_and.reduce([o for _, o in parts])
+        return self._join([X for X, _ in parts]), ok
+
+    def _split(self, X):
+        out, start = [], 0
+        for w, shape in zip(self.widths_, self.shapes_):
+            out.append(X[:, start : start + w].reshape(len(X), *shape))
+            start += w
+        return out
+
+    # training and inference -------------------------------------------------------------
+    def fit(self, manifest, matched=None, log=lambda m: None, **extract_kw):
+        for m in self.members:
+            m.fit(manifest, matched=matched, log=log, **extract_kw)
+        self.head_ = [m.head_ for m in self.members]  # fitted marker (the members hold the state)
+        self.calibration_ = {"rule": "sigmoid(mean of the members' calibrated log-odds); nothing fitted"}
+        self.trained_on_ = {m.name: m.trained_on_ for m in self.members}
+        self.trained_on_["images"] = max(m.trained_on_["images"] for m in self.members)
+        self.not_trained_on_ = " | ".join(f"{m.name}: {m.not_trained_on_}" for m in self.members)
+        return self
+
+    def proba_from_features(self, X):
+        self._check_fitted()
+        logits = [_logit(m.proba_from_features(x)) for m, x in zip(self.members, self._split(X))]
+        return 1 / (1 + np.exp(-np.mean(logits, axis=0)))
+
+    def predict_proba(self, images):
+        self._check_fitted()
+        if not len(images):
+            return np.zeros(0)
+        return self.proba_from_features(self.featurize(images))
+
+    # persistence ---------------------------------------------------------------------------
+    @property
+    def card(self) -> Card:
+        card = super().card
+        card.upstream_weights = sorted({w for m in self.members for w in m.card.upstream_weights})
+        card.config["members"] = [{"detector": m.name, "recipe": m.train_config.sources} for m in self.members]
+        return card
+
+    def save(self, directory):
+        self._check_fitted()
+        directory = Path(directory)
+        for i, m in enumerate(self.members):
+            m.save(directory / "members" / f"{i}-{m.name}")
+        # The ensemble's own file lists the members' weight hashes, so the card's sha256 covers them.
+        digests = [json.loads((directory / "members" / f"{i}-{m.name}" / "card.json").read_text())["card"]
+                   ["weights_sha256"] for i, m in enumerate(self.members)]  # fmt: skip
+        self.head_state_ = {"member_sha256": np.array(digests)}
+        return self._save_card(directory)
+
+    def _save_card(self, directory: Path) -> Path:
+        from ..weights import sha256_of
+        from .base import FORMAT_VERSION
+
+        np.savez_compressed(directory / "head.npz", **self.head_state_)
+        card = self.card
+        card.weights_sha256 = sha256_of(directory / "head.npz")
+        meta = {"format_version": FORMAT_VERSION, "detector": self.name}
+        (directory / "card.json").write_text(json.dumps({**meta, "card": json.loads(card.to_json())}, indent=2))
+        return directory
+
+    def load_members(self, directory: Path) -> None:
+        from ..weights import sha256_of
+        from .base import load
+
+        with np.load(directory / "head.npz", allow_pickle=False) as z:
+            expected = list(z["member_sha256"])
+        self.members = []
+        for i, sub in enumerate(sorted((directory / "members").iterdir(), key=lambda p: int(p.name.split("-")[0]))):
+            m = load(sub)
+            if sha256_of(sub / "head.npz") != expected[i]:
+                raise ValueError(f"{sub}: member weights do not match the ensemble's record")
+            self.members.append(m)
+        self.head_ = [m.head_ for m in self.members]
+
+
+@register("ensemble", "score-level fusion (mean log-odds) of registered detectors")
+def ensemble(head_params: dict | None = None, members: str = DEFAULT_MEMBERS, **train) -> Ensemble:
+    return Ensemble("ensemble", members, head_params, **train)
+
+
+__all__ = ["Ensemble", "parse_members", "TrainConfig"]

@@ -1,0 +1,174 @@
+"""Defining properties of the review's detectors (each checks what makes the method that method)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import natural_image
+
+torch = pytest.importorskip("torch")
+
+from fakescope.detectors import nets  # noqa: E402
+from fakescope.detectors.cnn import NetHead, blur_jpeg, self_blend_batch  # noqa: E402
+
+
+def _crops(n, seed=0, size=128):
+    rng = np.random.default_rng(seed)
+    return np.stack([np.asarray(natural_image(rng, size)) for _ in range(n)])
+
+
+def test_mesonet_sizes_match_the_paper():
+    # Afchar et al. 2018: Meso-4 has 27,977 trainable parameters, MesoInception-4 28,615 (256 px input).
+    def count(m):
+        return sum(p.numel() for p in m.parameters() if p.requires_grad)
+
+    assert count(nets.Meso4(256)) == 27_977
+    assert count(nets.MesoInception4(256)) == 28_615
+
+
+def test_defake_image_branch_is_resnet18():
+    assert sum(p.numel() for p in nets.resnet18().parameters()) == 11_177_025  # ResNet-18 with one output
+
+
+def test_gram_matrix_ignores_where_textures_are():
+    f = torch.randn(2, 5, 8, 8)
+    perm = torch.randperm(64)
+    shuffled = f.reshape(2, 5, 64)[:, :, perm].reshape(2, 5, 8, 8)
+    assert torch.allclose(nets.gram_matrix(f), nets.gram_matrix(shuffled), atol=1e-5)
+    g = nets.gram_matrix(f)
+    assert torch.allclose(g, g.transpose(1, 2)) and g.shape == (2, 5, 5)
+
+
+def test_gramnet_reads_gram_statistics_at_several_depths():
+    net = nets.GramNet(width=8)
+    assert len(net.grams) == 6  # input, stem, and the four stages
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2,)
+
+
+def test_patch_forensics_image_score_is_the_mean_of_local_patch_scores():
+    net = nets.PatchForensics(pretrained=False).eval()
+    x = torch.randn(1, 3, 128, 128)
+    with torch.no_grad():
+        patches = net.patch_logits(x)
+        assert torch.allclose(net(x), patches.mean(dim=(1, 2)), atol=1e-6)
+        # Truncation keeps the receptive field small: a change in one corner leaves far patches untouched.
+        y = x.clone()
+        y[:, :, :16, :16] += 3.0
+        diff = (net.patch_logits(y) - patches).abs()[0]
+    assert diff[:3, :3].max() > 0
+    assert diff[8:, 8:].max() == 0
+
+
+def test_haar_dwt_is_orthonormal_and_separates_the_mean():
+    x = torch.randn(2, 3, 16, 16)
+    d = nets.haar_dwt(x)
+    assert d.shape == (2, 12, 8, 8)
+    assert torch.allclose((d**2).sum(), (x**2).sum(), rtol=1e-5)  # energy preserved
+    const = nets.haar_dwt(torch.full((1, 3, 8, 8), 0.5))
+    bands = const.reshape(1, 3, 4, 4, 4)
+    assert torch.allclose(bands[:, :, 0], torch.ones(1, 3, 4, 4))  # LL = 2 * mean for a constant
+    assert bands[:, :, 1:].abs().max() == 0  # no detail in a constant image
+
+
+def test_resynthesis_restorers_learn_from_real_images_only():
+    X, y = _crops(8, seed=1, size=32), np.array([0, 0, 0, 0, 1, 1, 1, 1])
+    params = dict(epochs=1, restorer_epochs=1, batch=4, arch_kw={"width": 4, "classifier_width": 4})
+    a = NetHead("resynthesis", **params).fit(X, y)
+    X2 = X.copy()
+    X2[y == 1] = 255 - X2[y == 1]  # change only the fakes
+    b = NetHead("resynthesis", **params).fit(X2, y)
+    for k in a.params_:
+        if k.startswith("restorers."):
+            assert np.array_equal(a.params_[k], b.params_[k]), k
+    assert any(not np.array_equal(a.params_[k], b.params_[k]) for k in a.params_ if k.startswith("classifier."))
+
+
+def test_resynthesis_degradations():
+    x = torch.rand(1, 3, 16, 16)
+    col = nets.degrade(x, "colour")
+    assert torch.allclose(col[:, 0], col[:, 1]) and torch.allclose(col[:, 1], col[:, 2])
+    sr = nets.degrade(x, "sr")
+    assert sr.shape == x.shape and not torch.allclose(sr, x)
+
+
+def test_cnnf_augmentation_blurs_and_compresses_about_half_the_time():
+    X = _crops(200, seed=2, size=32)
+    out, y = blur_jpeg(X, np.zeros(200, int), np.random.default_rng(0))
+    changed = np.array([not np.array_equal(a, b) for a, b in zip(X, out)])
+    assert 0.65 < changed.mean() < 0.85  # 1 - 0.5 * 0.5 of the images touched
+    assert (y == 0).all()
+
+
+def test_fsbi_self_blends_only_real_images_and_labels_them_fake():
+    X = _crops(12, seed=3, size=64)
+    y = np.array([0] * 8 + [1] * 4)
+    out, labels = self_blend_batch(X, y, np.random.default_rng(1))
+    assert np.array_equal(out[y == 1], X[y == 1]) and (labels[y == 1] == 1).all()
+    blended = (labels == 1) & (y == 0)
+    assert 0 < blended.sum() < 8
+    for i in np.flatnonzero(blended):
+        assert not np.array_equal(out[i], X[i])
+    for i in np.flatnonzero(labels == 0):
+        assert np.array_equal(out[i], X[i])
+
+
+def test_fsbi_network_reads_wavelet_subbands():
+    net = nets.FSBINet(pretrained=False)
+    assert net.net._conv_stem.in_channels == 12  # 4 sub-bands x 3 channels
+    assert net(torch.randn(2, 3, 64, 64)).shape == (2,)
+
+
+@pytest.mark.usefixtures("needs_weights")
+def test_imagenet_backbones_load_their_pretrained_weights():
+    eff = nets.EfficientNetLite0(pretrained=True)  # strict load: every parameter name and shape matches
+    mob = nets.mobilenet_v2(pretrained=True)
+    assert eff(torch.randn(1, 3, 64, 64)).shape == (1,) and mob(torch.randn(1, 3, 64, 64)).shape == (1,)
+
+
+@pytest.mark.usefixtures("needs_weights")
+def test_noise_sensitivity_is_training_free_and_deterministic():
+    from fakescope.features.extract import NOISE_SIGMA, add_noise
+    from fakescope.registry import create
+
+    img = natural_image(np.random.default_rng(4), 96)
+    a, b = np.asarray(add_noise(img), float), np.asarray(add_noise(img), float)
+    assert np.array_equal(a, b)  # seeded by the image itself
+    assert abs((a - np.asarray(img, float)).std() - NOISE_SIGMA) < 1.0
+    det = create("noise-sensitivity")
+    feats = det.featurize([img, img])
+    assert feats.shape == (2, 1) and feats[0, 0] == feats[1, 0] and feats[0, 0] > 0
+    same = det.design({"clip": np.eye(3)[:1], "clip-noise": np.eye(3)[:1]})
+    assert same[0, 0] == 0  # an embedding that does not move scores zero
+    head = det.make_head({}).fit(None, None)  # nothing is learned: the score is the shift itself
+    assert np.array_equal(head.decision(np.array([[0.5], [2.0]])), [0.5, 2.0])
+
+
+@pytest.mark.usefixtures("needs_weights")
+def test_minilm_tokenizer_and_sentence_similarity():
+    from fakescope.features.text import SentenceEncoder, describe
+
+    enc = SentenceEncoder.shared()
+    assert enc.tok.encode("Hello world!") == [101, 7592, 2088, 999, 102]  # BERT uncased vocabulary ids
+    e = enc.embed(["A cat sitting on a mat", "A kitten resting on a rug", "Quarterly report of a bank"])
+    assert np.allclose(np.linalg.norm(e, axis=1), 1, atol=1e-5)
+    assert e[0] @ e[1] > 0.5 > e[0] @ e[2]
+    grey = Image.new("RGB", (200, 100), (20, 20, 20))
+    assert describe(grey) == "a landscape black and white picture, dark, low contrast, with smooth surfaces"
+
+
+@pytest.mark.usefixtures("needs_weights")
+def test_defake_hybrid_uses_manifest_prompts_only_when_asked(tmp_path):
+    from fakescope.data.manifest import Manifest
+    from fakescope.registry import create
+    from tests.conftest import write_synthetic_dataset
+
+    m = Manifest.read(write_synthetic_dataset(tmp_path, n_per_class=3, sources=("a",)))
+    m.samples[0].prompt = "an astronaut riding a horse on the moon"
+    fallback, _ = create("defake-hybrid").features_of(m)
+    manifest, _ = create("defake-hybrid", prompts="manifest").features_of(m)
+    assert fallback.shape[1] == 512 + 384
+    assert not np.allclose(fallback[0], manifest[0]) and np.allclose(fallback[1:], manifest[1:])
+    with pytest.raises(ValueError, match="prompts"):
+        create("defake-hybrid", prompts="caption")
