@@ -172,3 +172,15 @@ def test_defake_hybrid_uses_manifest_prompts_only_when_asked(tmp_path):
     assert not np.allclose(fallback[0], manifest[0]) and np.allclose(fallback[1:], manifest[1:])
     with pytest.raises(ValueError, match="prompts"):
         create("defake-hybrid", prompts="caption")
+
+
+def test_training_free_calibration_cannot_flip_the_score():
+    from fakescope.detectors.heads import PlattCalibrator
+
+    scores = np.linspace(0, 1, 50)
+    y = (scores < 0.5).astype(int)  # the data contradict "higher = generated"
+    free = PlattCalibrator().fit(scores, y)
+    fixed = PlattCalibrator().fit(scores, y, monotone=True)
+    assert free.a_ < 0 and fixed.a_ > 0 and fixed.to_dict()["slope_clamped"]
+    p = fixed(scores)
+    assert np.all(np.diff(p) > 0) and np.allclose(p, 0.5, atol=0.01)  # ranking kept, no confidence claimed

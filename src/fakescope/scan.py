@@ -24,6 +24,7 @@ from .io import IMAGE_SUFFIXES, ImageLoadError, iter_image_files, open_image
 from .types import Verdict
 
 FIELDS = ["path", "p_fake", "verdict", "detector", "error", "width", "height", "format", "notes"]
+LOCALIZATION_FIELDS = ["heatmap", "overlay", "flagged_share", "localizer", "localizer_p_fake", "explanation"]
 MANIFEST_SUFFIXES = {".csv", ".tsv", ".jsonl"}
 
 
@@ -77,9 +78,9 @@ def done_paths(out: Path) -> set[str]:
 class RowWriter:
     """Appends rows as JSONL or CSV, flushing after each batch."""
 
-    def __init__(self, fh, fmt: str, write_header: bool):
+    def __init__(self, fh, fmt: str, write_header: bool, fields: list[str] = FIELDS):
         self.fh, self.fmt = fh, fmt
-        self.csv = csv.DictWriter(fh, fieldnames=FIELDS) if fmt == "csv" else None
+        self.csv = csv.DictWriter(fh, fieldnames=fields) if fmt == "csv" else None
         if self.csv and write_header:
             self.csv.writeheader()
 
@@ -115,8 +116,13 @@ def _decode(path: str):
         return path, None, None, exc.reason
 
 
-def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2) -> Iterator[list[Verdict]]:
-    """Yield verdicts batch by batch, in input order; errors become rows with ``error`` set."""
+def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2, localizer=None,
+              heatmaps: str | Path | None = None) -> Iterator[list[Verdict]]:  # fmt: skip
+    """Yield verdicts batch by batch, in input order; errors become rows with ``error`` set.
+
+    With ``localizer`` and ``heatmaps``, each readable image also gets its manipulation map written
+    there (map PNG and overlay) and its row the paths, the share flagged and an explanation.
+    """
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Keep at most two batches decoding ahead: bounded memory, overlapped I/O.
         pending = []
@@ -144,7 +150,23 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2
                     Verdict(path=p, p_fake=round(prob, 6), verdict=detector.verdict_of(prob), detector=detector.name,
                             width=info.width, height=info.height, format=info.format, notes=info.conversions)
                 )  # fmt: skip
+            if localizer is not None and heatmaps is not None:
+                images = {p: img for p, img, _ in good}
+                for row in rows:
+                    if row.error is None:
+                        row.localization = localization_fields(localizer, images[row.path], row.path, heatmaps)
             yield rows
+
+
+def localization_fields(localizer, img, path: str, heatmaps: str | Path) -> dict:
+    """Run a localizer on one image, write its map and overlay, and return the row's extra fields."""
+    from .localize.heatmaps import write_heatmap
+
+    res = localizer.localize(img)
+    map_path, over_path = write_heatmap(img, res["map"], heatmaps, path)
+    return {"heatmap": str(map_path), "overlay": str(over_path), "flagged_share": round(res["flagged_share"], 6),
+            "localizer": localizer.name, "localizer_p_fake": round(res["p_fake"], 6),
+            "explanation": res["explanation"]}  # fmt: skip
 
 
 def scan(
@@ -155,6 +177,8 @@ def scan(
     batch_size: int = 16,
     progress: Callable[[int, int], None] | None = None,
     on_rows: Callable[[list[dict]], None] | None = None,
+    localizer=None,
+    heatmaps: str | Path | None = None,
 ) -> ScanSummary:
     """Scan images and write one row per image.
 
@@ -166,6 +190,7 @@ def scan(
         fmt: ``jsonl`` or ``csv``; default from ``out``'s suffix.
         progress: called with (done, total) after each batch.
         on_rows: called with each batch of rows (e.g. to print a table).
+        localizer, heatmaps: a fitted localizer and a folder for its maps and overlays.
     """
     paths = expand_inputs(inputs)
     if not paths:
@@ -186,12 +211,13 @@ def scan(
         fh = open(out, "a", newline="" if fmt == "csv" else None, encoding="utf-8")
     else:
         todo, fresh, fh = paths, True, sys.stdout
-    writer = RowWriter(fh, fmt, write_header=fresh) if (out is not None or on_rows is None) else None
+    fields = FIELDS + (LOCALIZATION_FIELDS if localizer is not None and heatmaps is not None else [])
+    writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or on_rows is None) else None
     try:
         if progress:
             progress(summary.skipped_done, len(paths))
         done_count = summary.skipped_done
-        for verdicts in scan_iter(detector, todo, batch_size=batch_size):
+        for verdicts in scan_iter(detector, todo, batch_size=batch_size, localizer=localizer, heatmaps=heatmaps):
             rows = [v.to_dict() for v in verdicts]
             if writer:
                 writer.write(rows)

@@ -26,9 +26,14 @@ class Verdict:
     height: int | None = None
     format: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: filled only when a localizer ran (``scan --heatmaps``): heatmap, overlay, flagged_share, localizer,
+    #: localizer_p_fake, explanation
+    localization: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        extra = d.pop("localization")
+        return {**d, **extra} if extra else d
 
 
 @dataclass

@@ -23,12 +23,20 @@ def benchmark_command(
                                   "(default: all that apply to each detector)."),  # fmt: skip
     part: Path = typer.Option(None, help="Write only these detectors' runs to this JSON file (e.g. the "
                               "networks trained on a GPU machine), for --merge."),  # fmt: skip
+    localization: bool = typer.Option(False, help="Run the localization benchmark (every localizer under setups "
+                                      "A, B, C) and add its table to the page."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
     from ..evaluate.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
 
+    if localization:
+        from ..evaluate.benchmark import localization_benchmark
+
+        localization_benchmark(manifest, out, quick=quick, log=log)
+        err.print(f"wrote {out}", highlight=False)
+        return
     if merge:
         merge_parts(out, list(merge), log=log)
         err.print(f"wrote {out}", highlight=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+
 import typer
 
 from .common import fail
@@ -19,6 +21,17 @@ def list_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.
         needs = f"  (needs {', '.join(e.needs)})" if e.needs else ""
         typer.echo(f"{name:<{width}}  {e.summary}{needs}")
     typer.echo("trained, shipped: " + (", ".join(shipped()) or "none"))
+    from ..localize import list_localizers, summary_of
+    from ..models import shipped_localizers
+
+    locs = [n for n in list_localizers() if fnmatch.fnmatch(n, pattern)]
+    if locs:
+        typer.echo("")
+        typer.echo("localizers (maps of manipulated regions; train with --set setup=A|B|C; need torch):")
+        width = max(map(len, locs))
+        for name in locs:
+            typer.echo(f"{name:<{width}}  {summary_of(name)}")
+        typer.echo("trained localizers, shipped: " + (", ".join(shipped_localizers()) or "none"))
 
 
 def card_command(detector: str = typer.Argument("default", help="Shipped name or folder of a trained detector.")):

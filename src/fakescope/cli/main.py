@@ -14,6 +14,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("scan")(scan.scan_command)
+app.command("localize")(scan.localize_command)
 app.command("list")(detectors.list_command)
 app.command("card")(detectors.card_command)
 app.command("train")(train.train_command)

@@ -29,6 +29,10 @@ def _matched(text: str | None):
         raise fail(f"--matched expects SIZE:QUALITY such as 256:90, got {text!r}") from None
 
 
+#: --set keys that go to a detector's head (the rest are training options or builder arguments)
+HEAD_KEYS = ("C", "k", "alpha", "hidden", "epochs", "lr", "width", "batch", "restorer_epochs")
+
+
 def train_command(
     detector: str = typer.Argument(..., help="Detector family (see `fakescope list`)."),
     manifest: Path = typer.Option(..., "--manifest", "-m", help="Training manifest (.csv or .jsonl)."),
@@ -39,12 +43,26 @@ def train_command(
     evidence: Path = typer.Option(None, help="A BENCHMARKS.json whose results for this detector and recipe go "
                                   "into the card's metrics."),  # fmt: skip
 ):
-    """Train a detector on a manifest and save it with its card."""
+    """Train a detector or a localizer on a manifest and save it with its card."""
+    from ..localize import create_localizer, list_localizers
     from ..registry import create
 
+    if detector in list_localizers():
+        try:
+            loc = create_localizer(detector, **parse_settings(settings))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise fail(str(exc).strip('"')) from None
+        try:
+            loc.fit(_manifest(manifest), log=log)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+        loc.save(out)
+        err.print(f"saved localizer {loc.name} (setup {loc.config.setup}) to {out}; trained on "
+                  f"{loc.trained_on_['images']} images", highlight=False)  # fmt: skip
+        return
     try:
         config = parse_settings(settings)
-        head = {k: config.pop(k) for k in list(config) if k in ("C", "k", "epochs", "lr", "width")}
+        head = {k: config.pop(k) for k in list(config) if k in HEAD_KEYS}
         det = create(detector, **({"head_params": head} if head else {}), **config)
     except (KeyError, TypeError, ValueError) as exc:
         raise fail(str(exc).strip('"')) from None

@@ -106,6 +106,7 @@ class FeatureDetector:
     preprocessing = ""
     summary = ""
     paper = ""
+    monotone_calibration = False  # True: the score's direction is fixed a priori (training-free scores)
 
     def __init__(self, name: str, head_params: dict | None = None, **train):
         self.name = name
@@ -200,7 +201,7 @@ class FeatureDetector:
         scores = [_auc(y[have], o[have]) for o in oof]
         best = int(np.argmax(scores))
         self.head_params_ = candidates[best]
-        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have])
+        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have], monotone=self.monotone_calibration)
         if cfg.calibration == "holdout":
             self.head_ = fold_heads[best]  # trained on all but the held-out fold
         else:

@@ -118,9 +118,11 @@ class NetHead(Head):
 
     def __init__(self, arch: str, epochs: int = 8, lr: float = 1e-3, batch: int = 32, weight_decay: float = 1e-4,
                  seed: int = 0, arch_kw: dict | None = None, augment: str = "", pretrained: bool = False,
-                 normalise: str = "imagenet", restorer_epochs: int = 4):  # fmt: skip
+                 normalise: str = "imagenet", restorer_epochs: int = 4, width: int | None = None):  # fmt: skip
         self.arch, self.epochs, self.lr, self.batch = arch, epochs, lr, batch
         self.weight_decay, self.seed, self.arch_kw = weight_decay, seed, dict(arch_kw or {})
+        if width is not None:  # `--set width=N` on the command line: the network's width
+            self.arch_kw["width"] = width
         self.augment, self.pretrained, self.normalise = augment, pretrained, normalise
         self.restorer_epochs = restorer_epochs
         if augment and augment not in AUGMENTATIONS:

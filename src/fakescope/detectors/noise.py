@@ -7,7 +7,8 @@ little; a generated image is smoother and "cleaner" than a camera's, and its
 embedding moves more. The score is ``1 - cos(e(x), e(x + n))`` for the frozen
 CLIP ViT-B/16 embedding ``e`` and noise ``n`` of standard deviation
 ``NOISE_SIGMA`` grey levels, seeded by the image itself. Nothing is learned
-but the direction and a Platt calibration of this one number.
+but a Platt calibration of this one number, whose slope may not turn
+negative: the direction is the hypothesis, not something fitted.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class NoiseSensitivity(FeatureDetector):
     summary = "Noise sensitivity: CLIP embedding shift under a small Gaussian perturbation (training-free)"
     paper = ("training-free perturbation test after the reconstruction-guided attention of DADF "
              "(Lai et al. Detect Any Deepfakes, 2023) and perturbation-sensitivity detectors")  # fmt: skip
+
+    monotone_calibration = True  # the hypothesis fixes the direction: more shift = more likely generated
 
     def design(self, feats):
         return (1.0 - np.sum(feats["clip"] * feats["clip-noise"], axis=1, keepdims=True)) * 1000.0

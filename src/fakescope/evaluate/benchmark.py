@@ -165,6 +165,11 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     measured = measure_throughput(manifest, throughput_images, log) if throughput_images else None
     results = {**meta, "skipped_detectors": skipped, "audits": audits, "runs": runs,
                "throughput": [measured] if measured else [], "parts": []}  # fmt: skip
+    previous = out.with_suffix(".json")
+    if previous.is_file():  # the localization table has its own command; keep it
+        kept = json.loads(previous.read_text()).get("localization")
+        if kept:
+            results["localization"] = kept
     select(results, manifest)
     _write(results, out)
     return results
@@ -375,6 +380,9 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
             lines += [f"## {title}", "", f"Protocol: {proto}.", "", metrics_table(rows, "detector [recipe]", HEADLINE)]
     lines += _logo_matrix(runs, plot_name)
     lines += _per_source(runs, chosen)
+    from .loc_benchmark import render_localization
+
+    lines += render_localization(res.get("localization") or {})
 
     tps = res.get("throughput") or []
     if tps:
@@ -526,3 +534,23 @@ def measure_throughput(manifest: Manifest, n: int, log=print) -> dict | None:
     }
     log(f"throughput: {result['images_per_s']:.1f} images/s, peak RSS {peak:.0f} MB")
     return result
+
+
+def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, localizers: list[str] | None = None,
+                           log=print) -> dict:  # fmt: skip
+    """Run the localization benchmark and put its table into the page beside ``out``."""
+    from .. import weights
+    from .loc_benchmark import run_localization
+
+    manifest = Manifest.read(manifest_path)
+    t0 = time.time()
+    loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers, quick=quick, log=log)
+    loc.update(generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+               seconds=round(time.time() - t0), manifest=str(manifest_path))  # fmt: skip
+    path = out.with_suffix(".json")
+    results = json.loads(path.read_text()) if path.is_file() else {
+        "generated": loc["generated"], "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick,
+        "seconds": 0, "runs": [], "audits": {}, "skipped_detectors": []}  # fmt: skip
+    results["localization"] = loc
+    _write(results, out)
+    return results

@@ -1,0 +1,373 @@
+"""Localizers: where was an image manipulated? A map the size of the image, in [0, 1].
+
+Every localizer trains the same way, under one of the three supervision
+setups of DOLOS (Tantaru et al. 2024):
+
+- ``A``: image labels only, real vs. fully generated images;
+- ``B``: image labels only, real vs. partially manipulated images;
+- ``C``: pixel masks of partially manipulated images (real images count as
+  empty masks).
+
+Training sees random crops (``crop`` px, biased towards the edited region of
+partial images); inference runs the fully convolutional network on the whole
+image at its own resolution (reflect-padded to a multiple of 16, in tiles of at
+most 1024 px), so the map is never resampled from a resized image except
+for the networks' own down-sampling, undone by bilinear up-sampling. The
+image-level probability is Platt-calibrated on a held-out fifth of the
+training images.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ..data.manifest import Manifest
+from ..data.splits import stratified_folds
+from ..io import ImageLoadError, open_image
+from ..types import NotFittedError
+
+SETUPS = {
+    "A": "image labels, real vs. fully generated images",
+    "B": "image labels, real vs. partially manipulated images",
+    "C": "pixel masks of partially manipulated images (real images as empty masks)",
+}
+FORMAT_VERSION = 1
+TILE = 1024
+
+
+@dataclass
+class LocalizerConfig:
+    setup: str = "C"
+    crop: int = 128
+    epochs: int = 12
+    batch: int = 16
+    lr: float = 1e-3
+    width: int = 16
+    seed: int = 0
+    mask_weight: float = 1.0  # lambda of the localization term (setup C)
+    crops_per_image: int = 4  # random crops per training image and epoch
+
+    @classmethod
+    def from_kwargs(cls, **kw) -> LocalizerConfig:
+        names = {f.name for f in fields(cls)}
+        unknown = set(kw) - names
+        if unknown:
+            raise TypeError(f"unknown localizer option(s) {sorted(unknown)}; known: {sorted(names)}")
+        cfg = cls(**kw)
+        if cfg.setup not in SETUPS:
+            raise ValueError(f"setup must be one of {', '.join(SETUPS)}, not {cfg.setup!r}")
+        if cfg.crop % 16:
+            raise ValueError(f"crop must be a multiple of 16, not {cfg.crop}")
+        return cfg
+
+
+def load_mask(sample, size: tuple[int, int]) -> np.ndarray | None:
+    """The sample's mask as a float (H, W) array in {0, 1}, or None when it has none."""
+    path = sample.mask_file
+    if path is None:
+        return None
+    m = np.asarray(Image.open(path).convert("L"), dtype=np.float32) / 255.0
+    if m.shape[::-1] != size:
+        raise ValueError(f"{path}: mask is {m.shape[::-1]}, image is {size}")
+    return (m > 0.5).astype(np.float32)
+
+
+def training_items(manifest: Manifest, setup: str) -> list[tuple[np.ndarray, np.ndarray | None, int, int]]:
+    """(pixels, mask or None, binary label, 3-class label) for the images a setup trains on."""
+    keep = {"A": ("real", "fake"), "B": ("real", "partial"), "C": ("real", "partial")}[setup]
+    items = []
+    for s in manifest:
+        if s.label not in keep:
+            continue
+        try:
+            img, _ = open_image(s.file)
+        except ImageLoadError:
+            continue
+        mask = load_mask(s, img.size) if s.label == "partial" else None
+        if setup == "C":
+            if s.label == "partial" and mask is None:
+                continue  # setup C needs the mask
+            if mask is None:
+                mask = np.zeros((img.size[1], img.size[0]), np.float32)
+        y3 = {"real": 0, "fake": 1, "partial": 2}[s.label]
+        items.append((np.asarray(img, dtype=np.uint8), mask, int(s.label != "real"), y3))
+    return items
+
+
+def random_crop(pixels, mask, size, rng, towards_mask: float = 0.7):
+    """A ``size`` crop (reflect-padded when the image is smaller), centred near an edited pixel with
+    probability ``towards_mask`` when there is one."""
+    h, w = pixels.shape[:2]
+    if h < size or w < size:
+        ph, pw = max(0, size - h), max(0, size - w)
+        pixels = np.pad(pixels, ((0, ph), (0, pw), (0, 0)), mode="reflect")
+        if mask is not None:
+            mask = np.pad(mask, ((0, ph), (0, pw)), mode="constant")
+        h, w = pixels.shape[:2]
+    if mask is not None and mask.any() and rng.random() < towards_mask:
+        ys, xs = np.nonzero(mask)
+        k = rng.integers(len(ys))
+        top = int(np.clip(ys[k] - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, h - size))
+        left = int(np.clip(xs[k] - size // 2 + rng.integers(-size // 4, size // 4 + 1), 0, w - size))
+    else:
+        top, left = int(rng.integers(0, h - size + 1)), int(rng.integers(0, w - size + 1))
+    crop = pixels[top : top + size, left : left + size]
+    return crop, (mask[top : top + size, left : left + size] if mask is not None else None)
+
+
+def dice_loss(logits, target):
+    import torch
+
+    p = torch.sigmoid(logits)
+    inter = (p * target).sum(dim=(1, 2, 3))
+    return (1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3)) + 1)).mean()
+
+
+class Localizer:
+    """A registered localization method: network, loss and its training under a setup."""
+
+    def __init__(self, name: str, arch: str, summary: str, paper: str, loc_loss: str = "bce", **config):
+        self.name, self.arch, self.summary, self.paper, self.loc_loss = name, arch, summary, paper, loc_loss
+        self.config = LocalizerConfig.from_kwargs(**config)
+
+    # -- network -----------------------------------------------------------------------
+    def build(self):
+        import torch
+
+        from .nets import ARCHS
+
+        torch.manual_seed(self.config.seed)
+        return ARCHS[self.arch](width=self.config.width)
+
+    def _tensor(self, batch_uint8, dev):
+        import torch
+
+        return torch.as_tensor(np.array(batch_uint8, copy=True)).to(dev).permute(0, 3, 1, 2).float() / 255.0
+
+    def loss(self, out, y, y3, mask_t):
+        """Image BCE (SIDA: three-way cross-entropy) + ``mask_weight`` x the localization loss (setup C)."""
+        import torch.nn.functional as F
+
+        cfg = self.config
+        if "classes" in out:
+            total = F.cross_entropy(out["classes"], y3)
+        else:
+            total = F.binary_cross_entropy_with_logits(out["image"], y.float())
+        if cfg.setup == "C" and "mask" in out and mask_t is not None:
+            m = out["mask"]
+            target = F.adaptive_avg_pool2d(mask_t, m.shape[-2:])
+            if self.loc_loss == "l1":
+                loc = (m.sigmoid() - target).abs().mean()
+            elif self.loc_loss == "bce+dice":
+                loc = F.binary_cross_entropy_with_logits(m, target) + dice_loss(m, target)
+            else:
+                loc = F.binary_cross_entropy_with_logits(m, target)
+            total = total + cfg.mask_weight * loc
+        return total
+
+    # -- training ------------------------------------------------------------------------
+    def fit(self, manifest: Manifest, log=lambda m: None) -> Localizer:
+        import torch
+
+        from ..detectors.cnn import device
+        from ..detectors.heads import PlattCalibrator
+
+        cfg, t0 = self.config, time.time()
+        items = training_items(manifest, cfg.setup)
+        labels = [it[2] for it in items]
+        if len(set(labels)) < 2:
+            raise ValueError(f"setup {cfg.setup} ({SETUPS[cfg.setup]}) needs both classes in the manifest; "
+                             f"got {dict(Counter(labels))} (0 = real, 1 = manipulated)")  # fmt: skip
+        held = stratified_folds([str(v) for v in labels], 5, seed=cfg.seed)[0]
+        train = [it for i, it in enumerate(items) if i not in set(held)]
+        dev = device()
+        net = self.build().to(dev)
+        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
+        rng = np.random.default_rng(cfg.seed)
+        order_base = np.repeat(np.arange(len(train)), cfg.crops_per_image)
+        net.train()
+        for epoch in range(cfg.epochs):
+            order = rng.permutation(order_base)
+            for start in range(0, len(order), cfg.batch):
+                idx = order[start : start + cfg.batch]
+                if len(idx) < 2:
+                    continue
+                crops, masks = zip(*(random_crop(train[i][0], train[i][1], cfg.crop, rng) for i in idx))
+                flip = rng.random(len(idx)) < 0.5
+                crops = [c[:, ::-1] if f else c for c, f in zip(crops, flip)]
+                x = self._tensor(np.stack(crops), dev)
+                mask_t = None
+                if cfg.setup == "C":
+                    masks = [m[:, ::-1] if f else m for m, f in zip(masks, flip)]
+                    mask_t = torch.as_tensor(np.ascontiguousarray(np.stack(masks)))[:, None].to(dev)
+                y = torch.as_tensor([train[i][2] for i in idx], device=dev)
+                y3 = torch.as_tensor([train[i][3] for i in idx], device=dev)
+                loss = self.loss(net(x), y, y3, mask_t)
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            log(f"{self.name}: epoch {epoch + 1}/{cfg.epochs}, loss {loss.item():.3f}")
+        self.params_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
+        self._net = net.eval()
+        held_items = [items[i] for i in held]
+        raw = np.array([self._image_logit(Image.fromarray(it[0])) for it in held_items])
+        self.calibrator_ = PlattCalibrator().fit(raw, np.array([it[2] for it in held_items]))
+        self.trained_on_ = {
+            "setup": cfg.setup,
+            "setup_meaning": SETUPS[cfg.setup],
+            "images": len(train),
+            "held_out_for_calibration": len(held_items),
+            "labels": dict(Counter(("real", "fake", "partial")[it[3]] for it in items)),
+            "sources": dict(sorted(Counter(s.source for s in manifest).items())),
+            "seconds": round(time.time() - t0, 1),
+        }
+        return self
+
+    # -- inference -------------------------------------------------------------------------
+    def network(self):
+        import torch
+
+        from ..detectors.cnn import device
+
+        if not hasattr(self, "params_"):
+            raise NotFittedError(f"localizer {self.name!r} is not fitted; train it or load trained weights")
+        if getattr(self, "_net", None) is None:
+            net = self.build()
+            net.load_state_dict({k: torch.as_tensor(np.asarray(v)) for k, v in self.params_.items()})
+            self._net = net.to(device()).eval()
+        return self._net
+
+    def _run(self, img: Image.Image) -> tuple[np.ndarray, float, np.ndarray | None]:
+        """(map (H, W) in [0, 1], image logit, 3-class probabilities or None) for one image."""
+        import torch
+
+        from .nets import grad_cam
+
+        net = self.network()
+        dev = next(net.parameters()).device
+        arr = np.asarray(img.convert("RGB"), dtype=np.uint8)
+        h, w = arr.shape[:2]
+        full = np.zeros((h, w), np.float32)
+        logits, probs3 = [], []
+        for top in range(0, h, TILE):
+            for left in range(0, w, TILE):
+                tile = arr[top : top + TILE, left : left + TILE]
+                th, tw = tile.shape[:2]
+                ph, pw = (-th) % 16, (-tw) % 16
+                if ph or pw:
+                    tile = np.pad(tile, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(th, tw) > 1 else "edge")
+                x = self._tensor(tile[None], dev)
+                if self.arch == "gradcam":
+                    m = grad_cam(net, x)[0]
+                    with torch.no_grad():
+                        logit = float(net(x)["image"][0])
+                else:
+                    with torch.no_grad():
+                        out = net(x)
+                    m = torch.sigmoid(torch.nn.functional.interpolate(out["mask"], size=x.shape[-2:], mode="bilinear",
+                                                                      align_corners=False))[0, 0]  # fmt: skip
+                    logit = float(out["image"][0])
+                    if "classes" in out:
+                        probs3.append(torch.softmax(out["classes"][0], 0).cpu().numpy())
+                full[top : top + th, left : left + tw] = m.cpu().numpy()[:th, :tw]
+                logits.append(logit)
+        return full, max(logits), (np.mean(probs3, axis=0) if probs3 else None)
+
+    def _image_logit(self, img: Image.Image) -> float:
+        return self._run(img)[1]
+
+    def localize(self, img: Image.Image) -> dict:
+        """Map, calibrated image probability, share of the image flagged and a short explanation."""
+        m, logit, probs3 = self._run(img)
+        p = float(self.calibrator_(np.array([logit]))[0])
+        return {"map": m, "p_fake": p, "flagged_share": float((m >= 0.5).mean()), "classes": probs3,
+                "explanation": explain(m, p, probs3, self)}  # fmt: skip
+
+    # -- persistence ---------------------------------------------------------------------------
+    @property
+    def card(self) -> dict:
+        return {
+            "name": self.name,
+            "kind": "localizer",
+            "architecture": self.arch,
+            "summary": self.summary,
+            "paper": self.paper,
+            "config": asdict(self.config),
+            "localization_loss": self.loc_loss,
+            "preprocessing": "decode to 8-bit RGB at native resolution, scale to [0, 1]; training: random "
+            f"{self.config.crop} px crops (reflect-padded if smaller) and horizontal flips; inference: whole image "
+            f"reflect-padded to a multiple of 16, tiles of {TILE} px; map up-sampled (bilinear) from the "
+            "network's resolution to the image's",
+            "training_data": getattr(self, "trained_on_", {}),
+            "calibration": {**self.calibrator_.to_dict(), "fitted_on": "a held-out stratified fifth of the "
+                            "training images"} if hasattr(self, "calibrator_") else {},  # fmt: skip
+            "metrics": getattr(self, "metrics_", {}),
+            "licence": "fakescope weights: Apache-2.0; the training images keep their own terms",
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        from ..weights import sha256_of
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        self.network()
+        np.savez_compressed(directory / "weights.npz", **self.params_)
+        card = {**self.card, "weights_sha256": sha256_of(directory / "weights.npz")}
+        (directory / "card.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "localizer": self.name,
+                                                         "card": card}, indent=2, default=str))  # fmt: skip
+        return directory
+
+
+def load_localizer(directory: str | Path) -> Localizer:
+    from ..detectors.heads import PlattCalibrator
+    from ..weights import sha256_of
+    from . import create_localizer
+
+    directory = Path(directory)
+    meta_path = directory / "card.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(f"{directory}: no card.json; not a saved fakescope localizer")
+    meta = json.loads(meta_path.read_text())
+    if "localizer" not in meta:
+        raise ValueError(f"{directory}: a saved detector, not a localizer")
+    card = meta["card"]
+    if sha256_of(directory / "weights.npz") != card["weights_sha256"]:
+        raise ValueError(f"{directory / 'weights.npz'}: sha256 does not match the card; the file is damaged")
+    loc = create_localizer(meta["localizer"], **card["config"])
+    with np.load(directory / "weights.npz", allow_pickle=False) as z:
+        loc.params_ = {k: z[k] for k in z.files}
+    loc.calibrator_ = PlattCalibrator.from_dict(card["calibration"])
+    loc.trained_on_ = card["training_data"]
+    loc.metrics_ = card.get("metrics", {})
+    return loc
+
+
+def explain(m: np.ndarray, p: float, probs3: np.ndarray | None, loc: Localizer) -> str:
+    """A short account of the measured evidence: verdict strength, the flagged regions and their place,
+    and how the map separates them from the rest. Built from numbers, not generated text."""
+    from scipy import ndimage
+
+    h, w = m.shape
+    flagged = m >= 0.5
+    head = f"{loc.name}: {p:.0%} likely manipulated or generated"
+    if probs3 is not None:
+        head += f" (real {probs3[0]:.0%}, fully generated {probs3[1]:.0%}, tampered {probs3[2]:.0%})"
+    if not flagged.any():
+        return f"{head}; no region scores above 0.5 (map maximum {m.max():.2f})."
+    lab, n = ndimage.label(flagged)
+    sizes = ndimage.sum(flagged, lab, range(1, n + 1))
+    big = int(np.argmax(sizes)) + 1
+    ys, xs = np.nonzero(lab == big)
+    where = ("top" if ys.mean() < h / 3 else "bottom" if ys.mean() > 2 * h / 3 else "middle") + "-" + (
+        "left" if xs.mean() < w / 3 else "right" if xs.mean() > 2 * w / 3 else "centre")
+    inside, outside = float(m[flagged].mean()), float(m[~flagged].mean()) if (~flagged).any() else 0.0
+    return (f"{head}; {flagged.mean():.1%} of the image flagged in {n} region{'s' if n > 1 else ''}, the largest "
+            f"({sizes[big - 1] / (h * w):.1%} of the image) at the {where}, box x {xs.min()}-{xs.max()}, "
+            f"y {ys.min()}-{ys.max()}; mean map score {inside:.2f} inside the flagged area vs {outside:.2f} outside.")

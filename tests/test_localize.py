@@ -1,0 +1,185 @@
+"""Localizers: every one trains under setups A, B and C and returns a map the size of the image; the
+defining property of each; heatmaps in the scan; the localize command."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from tests.conftest import natural_image, upsampled_image
+
+torch = pytest.importorskip("torch")
+
+from fakescope.data.manifest import Manifest, Sample  # noqa: E402
+from fakescope.localize import create_localizer, list_localizers, load_localizer  # noqa: E402
+from fakescope.localize import nets  # noqa: E402
+from fakescope.localize.base import dice_loss, explain  # noqa: E402
+
+
+def _dataset(root, n=6, seed=0):
+    """Real images, fully generated (up-sampled) images, and partial edits: an up-sampled square pasted
+    into a real image, with its mask."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for i in range(n):
+        real = natural_image(rng, 96)
+        real.save(root / f"r{i}.png")
+        upsampled_image(rng, 96).save(root / f"f{i}.png")
+        edited = np.asarray(natural_image(rng, 96)).copy()
+        y0, x0 = rng.integers(8, 48, size=2)
+        edited[y0 : y0 + 40, x0 : x0 + 40] = np.asarray(upsampled_image(rng, 96))[:40, :40]
+        mask = np.zeros((96, 96), np.uint8)
+        mask[y0 : y0 + 40, x0 : x0 + 40] = 255
+        Image.fromarray(edited).save(root / f"p{i}.png")
+        Image.fromarray(mask).save(root / f"p{i}.mask.png")
+        samples += [Sample(path=f"r{i}.png", label="real", source="s"),
+                    Sample(path=f"f{i}.png", label="fake", source="s", generator="g", family="gan"),
+                    Sample(path=f"p{i}.png", label="partial", source="s", mask=f"p{i}.mask.png")]  # fmt: skip
+    return Manifest(samples, root=root).write(root / "manifest.csv")
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("loc")
+    return Manifest.read(_dataset(root))
+
+
+@pytest.mark.parametrize("setup", ["A", "B", "C"])
+@pytest.mark.parametrize("name", list_localizers())
+def test_every_localizer_trains_under_every_setup(name, setup, data, tmp_path):
+    loc = create_localizer(name, setup=setup, epochs=1, width=8, crop=64, batch=4, crops_per_image=1)
+    loc.fit(data)
+    assert loc.trained_on_["setup"] == setup
+    labels = set(loc.trained_on_["labels"])
+    assert labels == ({"real", "fake"} if setup == "A" else {"real", "partial"})
+    img = Image.open(data[2].file).convert("RGB").crop((0, 0, 90, 70))  # not a multiple of 16
+    res = loc.localize(img)
+    assert res["map"].shape == (70, 90) and 0 <= res["map"].min() and res["map"].max() <= 1
+    assert 0 <= res["p_fake"] <= 1 and res["explanation"].startswith(name)
+    loc.save(tmp_path / "saved")
+    again = load_localizer(tmp_path / "saved")
+    assert np.allclose(again.localize(img)["map"], res["map"], atol=1e-5)
+
+
+def test_localizer_refuses_unknown_setup_and_damaged_weights(data, tmp_path):
+    with pytest.raises(ValueError, match="setup"):
+        create_localizer("patches", setup="D")
+    loc = create_localizer("patches", epochs=1, width=8, crop=64, batch=4).fit(data)
+    loc.save(tmp_path / "p")
+    w = tmp_path / "p" / "weights.npz"
+    w.write_bytes(w.read_bytes()[:-8] + b"12345678")
+    with pytest.raises(ValueError, match="sha256"):
+        load_localizer(tmp_path / "p")
+
+
+def test_grad_cam_is_a_non_negative_map_of_the_input_size():
+    net = nets.CAMClassifier(width=8).eval()
+    cam = nets.grad_cam(net, torch.rand(2, 3, 64, 48))
+    assert cam.shape == (2, 64, 48) and cam.min() >= 0 and cam.max() <= 1
+    assert all(p.grad is None for p in net.parameters())  # the map leaves no gradients behind
+
+
+def test_patch_localizer_image_score_is_the_mean_patch_score():
+    net = nets.PatchLocalizer(width=8).eval()
+    out = net(torch.rand(1, 3, 64, 64))
+    assert torch.allclose(out["image"], out["mask"].mean(dim=(1, 2, 3)))
+
+
+def test_attention_image_logit_follows_the_mask_maximum():
+    m = torch.full((2, 1, 8, 8), -5.0)
+    m[1, 0, 3, 3] = 6.0  # one confident spot
+    s = nets.soft_max_pool(m)
+    assert s[0] < 0 < s[1]
+    assert torch.all(s <= m.flatten(1).amax(1) + 1e-6)
+
+
+def test_mau_net_has_an_fft_branch_and_full_resolution_masks():
+    x = torch.rand(1, 3, 64, 64)
+    const = nets.fft_magnitude(torch.full((1, 3, 32, 32), 0.5))
+    blocks = const.reshape(1, 1, 2, 16, 2, 16)
+    assert torch.allclose(blocks[..., 0, :, 0], torch.log1p(torch.tensor(0.5 * 256)).expand(1, 1, 2, 2))
+    assert (blocks.sum() - blocks[..., 0, :, 0].sum()).abs() < 1e-3  # only the DC term of each block
+    out = nets.MultiAttentionUNet(width=8)(x)
+    assert out["mask"].shape[-1] == 32 and out["image"].shape == (1,)
+
+
+def test_sida_has_three_classes_and_dice():
+    out = nets.SIDAHead(width=8)(torch.rand(2, 3, 64, 64))
+    assert out["classes"].shape == (2, 3)
+    target = torch.zeros(1, 1, 8, 8)
+    target[..., :4, :] = 1
+    perfect = (target * 2 - 1) * 50  # logits that match the target
+    assert dice_loss(perfect, target) < 1e-3 < dice_loss(-perfect, target)
+
+
+def test_dadf_attention_is_the_feature_change_under_noise():
+    net = nets.DADFLocalizer(width=8, noise=0.0).eval()
+    with torch.no_grad():
+        _, att = net.attention(torch.rand(1, 3, 64, 64))
+    assert att.abs().max() == 0  # no noise, no change, no attention
+    net.noise = 0.05
+    with torch.no_grad():
+        _, att = net.attention(torch.rand(1, 3, 64, 64))
+    assert att.max() == pytest.approx(1.0) and att.min() >= 0
+
+
+def test_explanation_reports_the_measured_region():
+    m = np.zeros((100, 200), np.float32)
+    m[10:30, 150:190] = 0.9
+    loc = create_localizer("sida")
+    text = explain(m, 0.8, np.array([0.2, 0.1, 0.7]), loc)
+    assert "tampered 70%" in text and "4.0% of the image flagged in 1 region" in text
+    assert "top-right" in text and "box x 150-189, y 10-29" in text
+    assert "no region" in explain(np.zeros((10, 10)), 0.1, None, loc)
+
+
+def test_scan_with_heatmaps_and_the_localize_command(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from fakescope.cli.main import app
+
+    runner = CliRunner()
+    model = tmp_path / "loc"
+    r = runner.invoke(app, ["train", "attention", "--manifest", str(data[0].root) + "/manifest.csv", "--out",
+                            str(model), "--set", "setup=C", "--set", "epochs=1", "--set", "width=8",
+                            "--set", "crop=64"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for s in list(data)[:3]:
+        Image.open(s.file).save(folder / s.file.name)
+    (folder / "broken.png").write_bytes(b"not an image")
+    out, maps = tmp_path / "r.jsonl", tmp_path / "maps"
+    r = runner.invoke(app, ["scan", str(folder), "--out", str(out), "--detector", _default_or_skip(),
+                            "--heatmaps", str(maps), "--localizer", str(model), "--no-progress"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 4
+    good = [row for row in rows if not row["error"]]
+    assert len(good) == 3 and any(row["error"] for row in rows)
+    for row in good:
+        heat = Image.open(row["heatmap"])
+        assert heat.mode == "L" and heat.size == Image.open(row["path"]).size
+        assert Image.open(row["overlay"]).size == heat.size
+        assert 0 <= row["flagged_share"] <= 1 and row["localizer"] == "attention"
+        assert row["flagged_share"] == pytest.approx((np.asarray(heat) >= 128).mean(), abs=0.02)
+
+    r = runner.invoke(app, ["localize", str(folder), "--out", str(tmp_path / "L"), "-l", str(model)])
+    assert r.exit_code == 0, r.output
+    lrows = [json.loads(line) for line in (tmp_path / "L" / "localize.jsonl").read_text().splitlines()]
+    assert len(lrows) == 4 and sum(1 for x in lrows if x["error"]) == 1
+
+
+def _default_or_skip():
+    from fakescope.models import shipped
+
+    if "default" not in shipped():
+        pytest.skip("no shipped default detector")
+    from tests.conftest import weights_present
+
+    if not weights_present():
+        pytest.skip("weights not pulled")
+    return "default"
