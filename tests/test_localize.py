@@ -59,6 +59,8 @@ def test_every_localizer_trains_under_every_setup(name, setup, data, tmp_path):
     res = loc.localize(img)
     assert res["map"].shape == (70, 90) and 0 <= res["map"].min() and res["map"].max() <= 1
     assert 0 <= res["p_fake"] <= 1 and res["explanation"].startswith(name)
+    if name == "sida":  # class probabilities only for the classes the setup trains on
+        assert set(res["classes"]) == ({"real", "fully generated"} if setup == "A" else {"real", "tampered"})
     loc.save(tmp_path / "saved")
     again = load_localizer(tmp_path / "saved")
     assert np.allclose(again.localize(img)["map"], res["map"], atol=1e-5)
@@ -130,7 +132,7 @@ def test_explanation_reports_the_measured_region():
     m = np.zeros((100, 200), np.float32)
     m[10:30, 150:190] = 0.9
     loc = create_localizer("sida")
-    text = explain(m, 0.8, np.array([0.2, 0.1, 0.7]), loc)
+    text = explain(m, 0.8, {"real": 0.2, "fully generated": 0.1, "tampered": 0.7}, loc)
     assert "tampered 70%" in text and "4.0% of the image flagged in 1 region" in text
     assert "top-right" in text and "box x 150-189, y 10-29" in text
     assert "no region" in explain(np.zeros((10, 10)), 0.1, None, loc)

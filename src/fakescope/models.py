@@ -22,17 +22,22 @@ def load_detector(name_or_path: str | Path = DEFAULT):
     from .detectors.base import load
     from .registry import list_detectors
 
+    return _load_named(name_or_path, TRAINED_DIR, load, list_detectors(), "detector", "", shipped())
+
+
+def _load_named(name_or_path, trained_dir: Path, loader, families: list[str], kind: str, train_hint: str,
+                available: list[str]):  # fmt: skip
     path = Path(name_or_path)
     if (path / "card.json").is_file():
-        return load(path)
-    if (TRAINED_DIR / str(name_or_path) / "card.json").is_file():
-        return load(TRAINED_DIR / str(name_or_path))
-    if str(name_or_path) in list_detectors():
+        return loader(path)
+    if (trained_dir / str(name_or_path) / "card.json").is_file():
+        return loader(trained_dir / str(name_or_path))
+    if str(name_or_path) in families:
         raise KeyError(
-            f"{name_or_path!r} is a detector family without shipped weights; train it with "
-            f"`fakescope train {name_or_path} --manifest M.csv --out DIR` and load DIR"
+            f"{name_or_path!r} is a {kind} without shipped weights; train it with "
+            f"`fakescope train {name_or_path} --manifest M.csv{train_hint} --out DIR` and use DIR"
         )
-    raise KeyError(f"no trained detector {str(name_or_path)!r}; shipped: {', '.join(shipped()) or 'none'}")
+    raise KeyError(f"no trained {kind} {str(name_or_path)!r}; shipped: {', '.join(available) or 'none'}")
 
 
 TRAINED_LOCALIZERS = Path(__file__).parent / "trained_localizers"
@@ -47,14 +52,5 @@ def load_localizer_model(name_or_path: str | Path = DEFAULT):
     """Load a trained localizer: a shipped name (``"default"``) or a folder written by its ``save``."""
     from .localize import list_localizers, load_localizer
 
-    path = Path(name_or_path)
-    if (path / "card.json").is_file():
-        return load_localizer(path)
-    if (TRAINED_LOCALIZERS / str(name_or_path) / "card.json").is_file():
-        return load_localizer(TRAINED_LOCALIZERS / str(name_or_path))
-    if str(name_or_path) in list_localizers():
-        raise KeyError(
-            f"{name_or_path!r} is a localizer without shipped weights; train it with "
-            f"`fakescope train {name_or_path} --manifest M.csv --set setup=C --out DIR` and use DIR"
-        )
-    raise KeyError(f"no trained localizer {str(name_or_path)!r}; shipped: {', '.join(shipped_localizers()) or 'none'}")
+    return _load_named(name_or_path, TRAINED_LOCALIZERS, load_localizer, list_localizers(), "localizer",
+                       " --set setup=C", shipped_localizers())  # fmt: skip

@@ -103,3 +103,14 @@ class Detector(Protocol):
 
 class NotFittedError(RuntimeError):
     """A detector was asked to predict before it was fitted or loaded."""
+
+
+def strict_config(cls, what: str, **kw):
+    """``cls(**kw)`` for a config dataclass, with unknown keys an error that lists the known ones."""
+    from dataclasses import fields
+
+    names = {f.name for f in fields(cls)}
+    unknown = set(kw) - names
+    if unknown:
+        raise TypeError(f"unknown {what} option(s) {sorted(unknown)}; known: {sorted(names)}")
+    return cls(**kw)

@@ -21,7 +21,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from ..data.manifest import Manifest
 from ..data.splits import group_kfold, stratified_folds
 from ..features.extract import EXTRACTORS, extract
 from ..io import ImageLoadError, open_image
-from ..types import Card, NotFittedError, Verdict
+from ..types import Card, NotFittedError, Verdict, strict_config
 from ..evaluate.metrics import safe_auc as _auc
 from .heads import Head, PlattCalibrator
 
@@ -66,11 +66,7 @@ class TrainConfig:
 
     @classmethod
     def from_kwargs(cls, **kw) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(kw) - names
-        if unknown:
-            raise TypeError(f"unknown training option(s) {sorted(unknown)}; known: {sorted(names)}")
-        return cls(**kw)
+        return strict_config(cls, "training", **kw)
 
 
 def paired_sources(manifest: Manifest) -> set[str]:

@@ -274,7 +274,7 @@ def per_generator_svg(res: dict) -> str:
     w, h = left + cw * len(gens) + 20, top + ch * len(runs) + 40
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
              'font-size="11">', '<rect width="100%" height="100%" fill="white"/>',
-             f'<text x="10" y="18" font-size="13">AUC per held-out generator (leave-generators-out, matched '
+             '<text x="10" y="18" font-size="13">AUC per held-out generator (leave-generators-out, matched '
              'processing); grey: not scored</text>']  # fmt: skip
     for j, g in enumerate(gens):
         x = left + j * cw + cw / 2

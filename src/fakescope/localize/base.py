@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +31,7 @@ from PIL import Image
 from ..data.manifest import Manifest
 from ..data.splits import stratified_folds
 from ..io import ImageLoadError, open_image
-from ..types import NotFittedError
+from ..types import NotFittedError, strict_config
 
 SETUPS = {
     "A": "image labels, real vs. fully generated images",
@@ -56,11 +56,7 @@ class LocalizerConfig:
 
     @classmethod
     def from_kwargs(cls, **kw) -> LocalizerConfig:
-        names = {f.name for f in fields(cls)}
-        unknown = set(kw) - names
-        if unknown:
-            raise TypeError(f"unknown localizer option(s) {sorted(unknown)}; known: {sorted(names)}")
-        cfg = cls(**kw)
+        cfg = strict_config(cls, "localizer", **kw)
         if cfg.setup not in SETUPS:
             raise ValueError(f"setup must be one of {', '.join(SETUPS)}, not {cfg.setup!r}")
         if cfg.crop % 16:
@@ -287,6 +283,10 @@ class Localizer:
         """Map, calibrated image probability, share of the image flagged and a short explanation."""
         m, logit, probs3 = self._run(img)
         p = float(self.calibrator_(np.array([logit]))[0])
+        if probs3 is not None:  # only the classes this model saw in training mean anything
+            seen = self.trained_on_.get("labels", {})
+            probs3 = {name: float(v) for name, label, v in zip(("real", "fully generated", "tampered"),
+                                                                ("real", "fake", "partial"), probs3) if label in seen}  # fmt: skip
         return {"map": m, "p_fake": p, "flagged_share": float((m >= 0.5).mean()), "classes": probs3,
                 "explanation": explain(m, p, probs3, self)}  # fmt: skip
 
@@ -349,7 +349,7 @@ def load_localizer(directory: str | Path) -> Localizer:
     return loc
 
 
-def explain(m: np.ndarray, p: float, probs3: np.ndarray | None, loc: Localizer) -> str:
+def explain(m: np.ndarray, p: float, probs3: dict[str, float] | None, loc: Localizer) -> str:
     """A short account of the measured evidence: verdict strength, the flagged regions and their place,
     and how the map separates them from the rest. Built from numbers, not generated text."""
     from scipy import ndimage
@@ -357,8 +357,8 @@ def explain(m: np.ndarray, p: float, probs3: np.ndarray | None, loc: Localizer) 
     h, w = m.shape
     flagged = m >= 0.5
     head = f"{loc.name}: {p:.0%} likely manipulated or generated"
-    if probs3 is not None:
-        head += f" (real {probs3[0]:.0%}, fully generated {probs3[1]:.0%}, tampered {probs3[2]:.0%})"
+    if probs3:
+        head += " (" + ", ".join(f"{k} {v:.0%}" for k, v in probs3.items()) + ")"
     if not flagged.any():
         return f"{head}; no region scores above 0.5 (map maximum {m.max():.2f})."
     lab, n = ndimage.label(flagged)
