@@ -34,11 +34,22 @@ def list_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.
         typer.echo("trained localizers, shipped: " + (", ".join(shipped_localizers()) or "none"))
 
 
-def card_command(detector: str = typer.Argument("default", help="Shipped name or folder of a trained detector.")):
-    """Print a trained detector's card (training data, preprocessing, metrics, licence)."""
-    from ..models import load_detector
+def card_command(
+    detector: str = typer.Argument("default", help="Shipped name or folder of a trained detector or localizer."),
+    localizer: bool = typer.Option(False, "--localizer", help="Look the name up among the shipped localizers."),
+):
+    """Print a trained detector's (or localizer's) card: training data, preprocessing, metrics, licence."""
+    import json
+    from pathlib import Path
 
+    from ..models import load_detector, load_localizer_model
+
+    card_file = Path(detector) / "card.json"
+    is_loc = localizer or (card_file.is_file() and "localizer" in json.loads(card_file.read_text()))
     try:
+        if is_loc:
+            typer.echo(json.dumps(load_localizer_model(detector).card, indent=2, default=str))
+            return
         det = load_detector(detector)
     except (KeyError, FileNotFoundError, ValueError) as exc:
         raise fail(str(exc).strip('"')) from None

@@ -70,7 +70,7 @@ def train_command(
     mt = _matched(matched)
     det.fit(m, matched=mt.tag if mt else None, log=log)
     if evidence:
-        det.metrics_ = _evidence(evidence, det.name, det.train_config.sources)
+        det.metrics_ = _evidence(evidence, det.name, det.train_config.sources, getattr(det, "members", None))
     det.save(out)
     err.print(f"saved {det.name} to {out}; trained on {det.trained_on_['images']} images", highlight=False)
 
@@ -119,16 +119,25 @@ def evaluate_command(
     err.print("report: " + ", ".join(map(str, paths)), highlight=False)
 
 
-def _evidence(path: Path, detector: str, recipe: str) -> dict:
-    """This detector's benchmark results (every protocol run with its recipe) for its card."""
+def _evidence(path: Path, detector: str, recipe: str, members=None) -> dict:
+    """This detector's benchmark results (every protocol run with its recipe) for its card; for an ensemble,
+    the fusion of its members."""
     import json
 
     res = json.loads(Path(path).read_text())
-    found = {
-        r["summary"]["protocol"]: {"overall": r["summary"]["overall"], "by_source": r["summary"]["by_source"]}
-        for r in res["runs"]
-        if r["detector"] == detector and r["recipe"] == recipe
-    }
+    if members:
+        want = [[m.name, m.train_config.sources] for m in members]
+        found = {
+            f["summary"]["protocol"] + " (score fusion)": {"overall": f["summary"]["overall"],
+                                                           "by_source": f["summary"]["by_source"]}
+            for f in res.get("fusions", []) if sorted(f["members"]) == sorted(want)
+        }  # fmt: skip
+    else:
+        found = {
+            r["summary"]["protocol"]: {"overall": r["summary"]["overall"], "by_source": r["summary"]["by_source"]}
+            for r in res["runs"]
+            if r["detector"] == detector and r["recipe"] == recipe
+        }
     if not found:
         raise fail(f"{path} has no results for {detector} with the {recipe!r} recipe")
     return {"source": f"{path} ({res['generated']})", "results": found}

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..features.extract import EXTRACTORS
 from ..registry import create, register
 from ..types import Card
 from .base import FeatureDetector, TrainConfig
@@ -76,7 +77,9 @@ class Ensemble(FeatureDetector):
         return np.concatenate([b.reshape(len(b), -1) for b in blocks], axis=1)
 
     def featurize(self, images):
-        return self._join([m.featurize(images) for m in self.members])
+        # each extractor once, however many members read it (CLIP is the expensive one)
+        feats = {name: np.asarray(EXTRACTORS[name].apply(list(images))) for name in self.extractors}
+        return self._join([m.design({k: feats[k] for k in m.extractors}) for m in self.members])
 
     def features_of(self, manifest, view="clean", **kw):
         parts = [m.features_of(manifest, view, **kw) for m in self.members]

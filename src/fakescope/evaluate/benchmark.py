@@ -230,6 +230,7 @@ def select(results: dict, manifest: Manifest) -> None:
         fusions.append({"members": [[a["detector"], a["recipe"]], [b["detector"], b["recipe"]]], "name": name,
                         "summary": summarize(pred)})  # fmt: skip
     results["fusions"] = fusions
+    results["training_free"] = training_free_scores(results, manifest)
 
     def needs(members):
         return sorted({pkg for d, _ in members for pkg in entry(d).needs})
@@ -244,6 +245,32 @@ def select(results: dict, manifest: Manifest) -> None:
     results["best_overall"] = candidates[0] if candidates else None
     base = [c for c in candidates if not c["needs"]]
     results["chosen"] = base[0] if base else None
+
+
+def training_free_scores(results: dict, manifest: Manifest) -> dict:
+    """For training-free detectors: the AUC of the raw score over all images, with no folds and no
+    calibration (pooled fold results hide a score's own ranking behind per-fold base rates)."""
+    from ..evaluate.metrics import safe_auc
+    from ..registry import create
+
+    out = {}
+    full = manifest.subset(lambda s: s.label != "partial")
+    y = np.array([s.is_fake for s in full])
+    for name in sorted({r["detector"] for r in results["runs"]}):
+        det = create(name)
+        if not det.monotone_calibration:
+            continue
+        out[name] = {}
+        for view, label in (("clean", "files as they are"), (MATCHED.tag, "matched processing")):
+            X, ok = det.features_of(full, view)
+            score = det.make_head({}).decision(X)
+            per = {}
+            for src in sorted({s.source for s in full}):
+                idx = np.array([s.source == src for s in full]) & ok
+                if len(set(y[idx])) == 2:
+                    per[src] = {"auc": safe_auc(y[idx], score[idx]), "n": int(idx.sum())}
+            out[name][label] = {"auc": safe_auc(y[ok], score[ok]), "n": int(ok.sum()), "by_paired_source": per}
+    return out
 
 
 def _row(summary: dict) -> dict:
@@ -352,21 +379,32 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
         lines += [f"Score-level fusions (mean log-odds of the two calibrated probabilities, no weights fitted) of "
                   f"pairs among the {FUSE_TOP} best detectors above, same folds:", ""]  # fmt: skip
         lines += [metrics_table({f["name"]: _row(f["summary"]) for f in fusions[:10]}, "fusion", HEADLINE)]
+        lines += ["The registered `ensemble` detector is this fusion (`--set members=a:recipe+b:recipe`): each "
+                  "member trained with its own recipe, probabilities combined by the same rule, so its results "
+                  "are the rows above.", ""]  # fmt: skip
     best, chosen = res.get("best_overall"), res.get("chosen")
     if best:
         lines += [f"Best overall: **{best['name']}** (pooled AUC {fmt(best['auc'])}"
                   + (f"; needs {', '.join(best['needs'])})." if best["needs"] else ").")]  # fmt: skip
     if chosen:
         (det, recipe), *rest = chosen["members"]
-        train_cmd = (f"`fakescope train {det} --manifest ../shared/data/manifest.csv --set sources={recipe} "
-                     "--evidence docs/BENCHMARKS.json --out src/fakescope/trained/default`")  # fmt: skip
+        settings = (f"--set members={'+'.join(f'{d}:{r}' for d, r in chosen['members'])}" if rest
+                    else f"--set sources={recipe}")  # fmt: skip
+        train_cmd = (f"`fakescope train {'ensemble' if rest else det} --manifest ../shared/data/manifest.csv "
+                     f"{settings} --evidence docs/BENCHMARKS.json --out src/fakescope/trained/default`")  # fmt: skip
         lines += [
             "",
             f"**Chosen default: {chosen['name']}** (pooled AUC {fmt(chosen['auc'])}): the highest above among "
             "single detectors and fusions that need no optional package, since the default must scan on the "
-            "base install." + ("" if rest else f" The shipped default is trained with {train_cmd}."),
+            f"base install. The shipped default is trained with {train_cmd}.",
             "",
         ]
+    for name, views in (res.get("training_free") or {}).items():
+        lines += [f"Training-free `{name}`, raw score over all images (no folds, no calibration): AUC "
+                  + ", ".join(f"{fmt(v['auc'])} ({k})" for k, v in views.items())
+                  + "; within the sources that hold both classes (matched): "
+                  + ", ".join(f"{src} {fmt(m['auc'], 2)}" for src, m in views["matched processing"]["by_paired_source"].items())
+                  + ". Its pooled fold results above mix per-fold base rates.", ""]  # fmt: skip
     lines += _review_table(runs)
     for key, title in (("loso", "Leave-one-source-out, files as they are"),
                        ("logo", "Leave-generators-out, files as they are"),
