@@ -185,3 +185,20 @@ def _default_or_skip():
     if not weights_present():
         pytest.skip("weights not pulled")
     return "default"
+
+
+def test_localization_benchmark_writes_the_table_and_resumes(shared_data, needs_weights, tmp_path):
+    from fakescope.evaluate.benchmark import localization_benchmark
+
+    out = tmp_path / "B.md"
+    logs = []
+    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["patches"], log=logs.append)
+    res = json.loads(out.with_suffix(".json").read_text())["localization"]
+    assert [(r["localizer"], r["setup"]) for r in res["rows"]] == [("patches", "A"), ("patches", "B"), ("patches", "C")]
+    for r in res["rows"]:
+        assert r["real edits"]["n_manipulated"] == r["real edits"]["n"] > 0  # real partial edits with masks
+        assert r["synthetic"]["n_authentic"] > 0 and r["synthetic"]["n_manipulated"] > 0
+    assert "Localization of partial manipulations" in out.read_text()
+    logs.clear()
+    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["patches"], log=logs.append)
+    assert not [m for m in logs if m.startswith("localization patches")]  # nothing redone

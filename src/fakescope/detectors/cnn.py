@@ -150,6 +150,7 @@ class NetHead(Head):
         import torch
 
         dev = device()
+        self.device_ = str(dev) if dev.type == "cpu" else f"{dev} ({torch.cuda.get_device_name(dev)})"
         net = self.build(self.pretrained).to(dev)
         rng = np.random.default_rng(self.seed)
         w = np.ones(len(y)) if w is None else np.asarray(w, dtype=np.float64)
@@ -274,7 +275,7 @@ class CNNDetector(FeatureDetector):
     def card(self):
         card = super().card
         card.config["initialisation"] = self.initialisation
-        card.config["device_note"] = "trained on a GPU when one was visible, else on the CPU (see head settings)"
+        card.config["trained_on_device"] = getattr(getattr(self, "head_", None), "device_", None)
         if "ImageNet" in self.initialisation:
             card.upstream_weights = [self.initialisation]
         return card

@@ -576,19 +576,31 @@ def measure_throughput(manifest: Manifest, n: int, log=print) -> dict | None:
 
 def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, localizers: list[str] | None = None,
                            log=print) -> dict:  # fmt: skip
-    """Run the localization benchmark and put its table into the page beside ``out``."""
+    """Run the localization benchmark and put its table into the page beside ``out``, row by row (an
+    interrupted run resumes: rows already on the page with the same settings are kept)."""
     from .. import weights
     from .loc_benchmark import run_localization
 
     manifest = Manifest.read(manifest_path)
-    t0 = time.time()
-    loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers, quick=quick, log=log)
-    loc.update(generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-               seconds=round(time.time() - t0), manifest=str(manifest_path))  # fmt: skip
     path = out.with_suffix(".json")
-    results = json.loads(path.read_text()) if path.is_file() else {
-        "generated": loc["generated"], "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick,
-        "seconds": 0, "runs": [], "audits": {}, "skipped_detectors": []}  # fmt: skip
-    results["localization"] = loc
-    _write(results, out)
-    return results
+    t0 = time.time()
+
+    def load() -> dict:
+        if path.is_file():
+            return json.loads(path.read_text())
+        return {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick, "seconds": 0,
+                "runs": [], "audits": {}, "skipped_detectors": []}  # fmt: skip
+
+    def save(loc: dict) -> None:
+        loc.update(generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                   seconds=round(time.time() - t0), manifest=str(manifest_path))  # fmt: skip
+        results = load()
+        results["localization"] = loc
+        _write(results, out)
+
+    previous = (load().get("localization") or {}).get("rows", [])
+    loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers, quick=quick, log=log,
+                           done=previous, on_row=save)  # fmt: skip
+    save(loc)
+    return load()

@@ -81,7 +81,10 @@ def evaluate_localizer(loc, test: Manifest) -> dict:
 
 
 def run_localization(manifest: Manifest, work: Path, localizers: list[str] | None = None,
-                     setups: str = "ABC", quick: bool = False, log=print) -> dict:  # fmt: skip
+                     setups: str = "ABC", quick: bool = False, log=print, done: list[dict] | None = None,
+                     on_row=None) -> dict:  # fmt: skip
+    """Train and score every localizer under every setup. Rows in ``done`` made with the same settings are
+    kept, not redone (the benchmark resumes); ``on_row`` gets the results after each new row."""
     from ..detectors.cnn import device
 
     dev = str(device())
@@ -93,9 +96,12 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     if quick:
         sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
         sets["real edits"] = sets["real edits"].sample(12, seed=0)
-    rows = []
+    rows = [r for r in done or [] if r.get("settings") == size]
+    have = {(r["localizer"], r["setup"]) for r in rows}
     for name in localizers or list_localizers():
         for setup in setups:
+            if (name, setup) in have:
+                continue
             t0 = time.time()
             loc = create_localizer(name, setup=setup, **config).fit(sets["train"])
             row = {"localizer": name, "setup": setup, "settings": size, "device": dev,
@@ -103,11 +109,17 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             for key in ("synthetic", "real edits"):
                 row[key] = evaluate_localizer(loc, sets[key])
             rows.append(row)
+            if on_row:
+                on_row(_result(rows, sets, config, size, setups))
             r = row["real edits"]["per_image"]
             log(f"localization {name} setup {setup}: real edits pixel F1 {r['f1_manipulated']:.3f}, IoU "
                 f"{r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}")
+    return _result(rows, sets, config, size, setups)
+
+
+def _result(rows, sets, config, size, setups) -> dict:
     return {
-        "rows": rows,
+        "rows": list(rows),
         "sets": {k: {"n": len(v), "labels": dict(v.counts("label"))} for k, v in sets.items()},
         "config": config,
         "settings": size,
