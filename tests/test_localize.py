@@ -202,3 +202,17 @@ def test_localization_benchmark_writes_the_table_and_resumes(shared_data, needs_
     logs.clear()
     localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["patches"], log=logs.append)
     assert not [m for m in logs if m.startswith("localization patches")]  # nothing redone
+
+
+def test_shipped_default_localizer_maps_the_samples():
+    from fakescope.models import load_localizer_model, shipped_localizers
+    from tests.conftest import SAMPLES
+
+    assert "default" in shipped_localizers()
+    loc = load_localizer_model("default")
+    card = loc.card
+    assert card["config"]["setup"] == "C" and card["metrics"]["real_partial_edits"]["n"] > 0
+    img = Image.open(next(SAMPLES.glob("*.jpg"))).convert("RGB")
+    res = loc.localize(img)
+    assert res["map"].shape == (img.size[1], img.size[0])
+    assert res["flagged_share"] == pytest.approx(float((res["map"] >= 0.5).mean()))

@@ -215,6 +215,7 @@ class Localizer:
         held_items = [items[i] for i in held]
         raw = np.array([self._image_logit(Image.fromarray(it[0])) for it in held_items])
         self.calibrator_ = PlattCalibrator().fit(raw, np.array([it[2] for it in held_items]))
+        self.map_threshold_ = self.fit_map_threshold(held_items)
         self.trained_on_ = {
             "setup": cfg.setup,
             "setup_meaning": SETUPS[cfg.setup],
@@ -276,12 +277,34 @@ class Localizer:
                 logits.append(logit)
         return full, max(logits), (np.mean(probs3, axis=0) if probs3 else None)
 
+    def fit_map_threshold(self, held_items) -> float:
+        """The raw-map threshold with the best mean pixel F1 on held-out training images that have masks
+        (setup C); 0.5 when there are none (A, B). Maps are then rescaled so that it sits at 0.5."""
+        from ..evaluate.pixel_metrics import image_pixel_metrics
+
+        pairs = [(it[0], it[1]) for it in held_items if it[1] is not None and it[1].any()]
+        if not pairs:
+            return 0.5
+        maps = [self._run(Image.fromarray(px))[0] for px, _ in pairs]
+        grid = np.round(np.linspace(0.05, 0.95, 19), 2)
+        f1 = [np.mean([image_pixel_metrics(m, mk, float(t))["f1"] for m, (_, mk) in zip(maps, pairs)]) for t in grid]
+        return float(grid[int(np.argmax(f1))])
+
+    def _rescale(self, m: np.ndarray) -> np.ndarray:
+        """Monotone map so that the fitted threshold becomes 0.5 (ranking, AUC and AP unchanged)."""
+        t = getattr(self, "map_threshold_", 0.5)
+        if t == 0.5:
+            return m
+        z = np.log(np.clip(m, 1e-6, 1 - 1e-6) / np.clip(1 - m, 1e-6, 1)) - np.log(t / (1 - t))
+        return (1 / (1 + np.exp(-z))).astype(np.float32)
+
     def _image_logit(self, img: Image.Image) -> float:
         return self._run(img)[1]
 
     def localize(self, img: Image.Image) -> dict:
         """Map, calibrated image probability, share of the image flagged and a short explanation."""
         m, logit, probs3 = self._run(img)
+        m = self._rescale(m)
         p = float(self.calibrator_(np.array([logit]))[0])
         if probs3 is not None:  # only the classes this model saw in training mean anything
             seen = self.trained_on_.get("labels", {})
@@ -307,7 +330,10 @@ class Localizer:
             "network's resolution to the image's",
             "training_data": getattr(self, "trained_on_", {}),
             "calibration": {**self.calibrator_.to_dict(), "fitted_on": "a held-out stratified fifth of the "
-                            "training images"} if hasattr(self, "calibrator_") else {},  # fmt: skip
+                            "training images", "map_threshold": getattr(self, "map_threshold_", 0.5),
+                            "map_threshold_note": "raw-map value with the best mean pixel F1 on the held-out "
+                            "training images with masks (setup C; 0.5 otherwise); maps are rescaled so that it "
+                            "reads 0.5"} if hasattr(self, "calibrator_") else {},  # fmt: skip
             "metrics": getattr(self, "metrics_", {}),
             "licence": "fakescope weights: Apache-2.0; the training images keep their own terms",
         }
@@ -344,6 +370,7 @@ def load_localizer(directory: str | Path) -> Localizer:
     with np.load(directory / "weights.npz", allow_pickle=False) as z:
         loc.params_ = {k: z[k] for k in z.files}
     loc.calibrator_ = PlattCalibrator.from_dict(card["calibration"])
+    loc.map_threshold_ = float(card["calibration"].get("map_threshold", 0.5))
     loc.trained_on_ = card["training_data"]
     loc.metrics_ = card.get("metrics", {})
     return loc
