@@ -50,7 +50,11 @@ def shipped_localizers() -> list[str]:
 
 def load_localizer_model(name_or_path: str | Path = DEFAULT):
     """Load a trained localizer: a shipped name (``"default"``) or a folder written by its ``save``."""
+    import importlib.util
+
     from .localize import list_localizers, load_localizer
 
+    if importlib.util.find_spec("torch") is None:
+        raise ImportError("localizers (--heatmaps, fakescope localize) need PyTorch: pip install 'fakescope[torch]'")
     return _load_named(name_or_path, TRAINED_LOCALIZERS, load_localizer, list_localizers(), "localizer",
                        " --set setup=C", shipped_localizers())  # fmt: skip
