@@ -184,3 +184,18 @@ def test_training_free_calibration_cannot_flip_the_score():
     assert free.a_ < 0 and fixed.a_ > 0 and fixed.to_dict()["slope_clamped"]
     p = fixed(scores)
     assert np.all(np.diff(p) > 0) and np.allclose(p, 0.5, atol=0.01)  # ranking kept, no confidence claimed
+
+
+def test_patch_forensics_detector_exposes_its_patch_map(tmp_path):
+    from fakescope.data.manifest import Manifest
+    from fakescope.registry import create
+    from tests.conftest import write_synthetic_dataset
+
+    m = Manifest.read(write_synthetic_dataset(tmp_path, n_per_class=4, sources=("a",)))
+    det = create("patch-forensics", head_params={"epochs": 1, "pretrained": False}, n_aug=0, calib_folds=2).fit(m)
+    images = [Image.open(s.file).convert("RGB") for s in list(m)[:2]]
+    maps = det.patch_map(images)
+    assert len(maps) == 2 and maps[0].shape == (16, 16)  # one score per 8 px patch of the 128 px crop
+    assert all(0 <= mp.min() and mp.max() <= 1 for mp in maps)
+    with pytest.raises(TypeError, match="no patch map"):
+        create("meso4", head_params={"epochs": 1}, n_aug=0, calib_folds=2).fit(m).patch_map(images)
