@@ -65,6 +65,20 @@ def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_auth
     }
 
 
+def baselines(test: Manifest) -> dict:
+    """Trivial maps on the same images: flag everything, flag nothing. A localizer must beat both."""
+    masks = []
+    for s in test:
+        try:
+            img, _ = open_image(s.file)
+        except ImageLoadError:
+            continue
+        mask = load_mask(s, img.size) if s.label == "partial" else None
+        masks.append(mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32))
+    return {"flag everything": localization_report([np.ones_like(m) for m in masks], masks),
+            "flag nothing": localization_report([np.zeros_like(m) for m in masks], masks)}  # fmt: skip
+
+
 def evaluate_localizer(loc, test: Manifest) -> dict:
     maps, masks, seconds = [], [], time.time()
     for s in test:
@@ -114,7 +128,9 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             r = row["real edits"]["per_image"]
             log(f"localization {name} setup {setup}: real edits pixel F1 {r['f1_manipulated']:.3f}, IoU "
                 f"{r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}")
-    return _result(rows, sets, config, size, setups)
+    result = _result(rows, sets, config, size, setups)
+    result["baselines"] = {key: baselines(sets[key]) for key in ("synthetic", "real edits")}
+    return result
 
 
 def _result(rows, sets, config, size, setups) -> dict:
@@ -156,7 +172,10 @@ def render_localization(loc: dict) -> list[str]:
         "pixel AUC | FP area | image AUC |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in loc["rows"]:
+    rows = [{"localizer": f"*baseline: {name}*", "setup": "–", "real edits": loc["baselines"]["real edits"][name],
+             "synthetic": loc["baselines"]["synthetic"][name]} for name in ("flag everything", "flag nothing")
+            if loc.get("baselines")]  # fmt: skip
+    for r in [*loc["rows"], *rows]:
         re, sy = r["real edits"], r["synthetic"]
         lines.append(
             f"| {r['localizer']} | {r['setup']} | {fmt(re['per_image']['f1_manipulated'])} | "
@@ -165,5 +184,6 @@ def render_localization(loc: dict) -> list[str]:
             f"{fmt(sy['per_image']['iou_manipulated'])} | {fmt(sy['per_image']['auc'])} | "
             f"{fmt(sy['per_image']['false_positive_area_authentic'])} | {fmt(sy['image_level'].get('auc'))} |"
         )
-    lines += ["", "The real edits hold no authentic images, so their image AUC is not defined.", ""]
+    lines += ["", "The real edits hold no authentic images, so their image AUC is not defined. Rows at the *flag "
+              "everything* baseline (FP area near 1) have learned nothing about where: they mark whole images.", ""]
     return lines
