@@ -65,29 +65,28 @@ def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_auth
     }
 
 
-def baselines(test: Manifest) -> dict:
-    """Trivial maps on the same images: flag everything, flag nothing. A localizer must beat both."""
-    masks = []
+def images_and_masks(test: Manifest):
+    """Each readable image of ``test`` with its ground-truth mask (authentic images: an empty mask)."""
     for s in test:
         try:
             img, _ = open_image(s.file)
         except ImageLoadError:
             continue
         mask = load_mask(s, img.size) if s.label == "partial" else None
-        masks.append(mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32))
+        yield img, mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32)
+
+
+def baselines(test: Manifest) -> dict:
+    """Trivial maps on the same images: flag everything, flag nothing. A localizer must beat both."""
+    masks = [mask for _, mask in images_and_masks(test)]
     return {"flag everything": localization_report([np.ones_like(m) for m in masks], masks),
             "flag nothing": localization_report([np.zeros_like(m) for m in masks], masks)}  # fmt: skip
 
 
 def evaluate_localizer(loc, test: Manifest) -> dict:
     maps, masks, seconds = [], [], time.time()
-    for s in test:
-        try:
-            img, _ = open_image(s.file)
-        except ImageLoadError:
-            continue
-        mask = load_mask(s, img.size) if s.label == "partial" else None
-        masks.append(mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32))
+    for img, mask in images_and_masks(test):
+        masks.append(mask)
         maps.append(loc.localize(img)["map"])
     report = localization_report(maps, masks)
     report["seconds"] = round(time.time() - seconds, 1)
