@@ -120,12 +120,21 @@ def _to_rgb(img: Image.Image, info: ImageInfo) -> Image.Image:
     return img.convert("RGB")
 
 
-def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[Image.Image, ImageInfo]:
+def open_image(
+    source: str | os.PathLike | bytes, name: str | None = None, min_side: int | None = None
+) -> tuple[Image.Image, ImageInfo]:
     """Decode an image file (or bytes) into 8-bit RGB without resizing it.
 
     Args:
         source: a path, or the encoded bytes of an image.
         name: how to name the image in errors when ``source`` is bytes.
+        min_side: set only by a caller whose views all accept a smaller image (see
+            ``features.extract.decode_min_side``): a JPEG whose shorter side is at least
+            twice this is then decoded at 1/2, 1/4 or 1/8 scale in the DCT domain
+            (libjpeg's scaled inverse DCT, the largest reduction that keeps the shorter
+            side at least ``min_side``), which skips most of the decoding work. The
+            reduction is recorded in ``conversions``; ``width``/``height`` stay the
+            file's. Other formats, and every call without ``min_side``, decode in full.
 
     Returns:
         The RGB image and an :class:`ImageInfo` describing the file.
@@ -180,6 +189,8 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
         if info.n_frames > 1:
             img.seek(0)
             info.conversions.append(f"first of {info.n_frames} frames")
+        if min_side and info.format == "JPEG":
+            _draft(img, min_side, info)
         try:
             img.load()
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt data
@@ -190,6 +201,16 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
             info.conversions.append("EXIF orientation applied")
         rgb = _to_rgb(img, info)
     return rgb, info
+
+
+def _draft(img: Image.Image, min_side: int, info: ImageInfo) -> None:
+    """Ask libjpeg for a DCT-domain reduced decode that keeps the shorter side >= ``min_side``."""
+    if min(img.size) < 2 * min_side:
+        return
+    # Pillow picks the largest of 1/8, 1/4, 1/2 that keeps each side at least the requested one.
+    if img.draft(None, (min_side, min_side)) is not None and img.size != (info.width, info.height):
+        factor = round(info.width / img.size[0])
+        info.conversions.append(f"JPEG decoded at 1/{factor} scale in the DCT domain ({img.size[0]}x{img.size[1]})")
 
 
 def _orientation(img: Image.Image) -> int | None:

@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from .io import IMAGE_SUFFIXES, ImageLoadError, iter_image_files, open_image
@@ -108,21 +109,72 @@ class ScanSummary:
         return self.scanned / self.seconds if self.seconds else 0.0
 
 
-def _decode(path: str):
+@dataclass(frozen=True)
+class DecodePlan:
+    """What the decode threads of a scan hand on for each image.
+
+    With ``extractors`` set, only what those extractors read of the image is kept
+    (``features.extract.prepare``: a 224 px and a 128 px square for the default),
+    so no full-size picture outlives its decoding, and a JPEG is decoded at reduced
+    scale when every view can take it (``min_side``). Without, the whole image is kept.
+    """
+
+    extractors: tuple[str, ...] = ()
+    min_side: int | None = None
+    views: dict[str, int] = field(default_factory=dict)  # {view: side}, for the rows' notes
+
+    @classmethod
+    def for_detector(cls, detector, whole_image: bool = False) -> DecodePlan:
+        """The plan for ``detector``: its extractors' inputs, or whole images if it has none or
+        ``whole_image`` (a localizer also needs the picture)."""
+        from .features.extract import EXTRACTORS, decode_min_side, view_sides
+
+        names = tuple(getattr(detector, "extractors", ()) or ())
+        if not names or any(n not in EXTRACTORS for n in names):
+            return cls()
+        views = view_sides(names)
+        if whole_image:
+            return cls(views=views)
+        return cls(extractors=names, min_side=decode_min_side(names), views=views)
+
+
+def _decode(path: str, plan: DecodePlan = DecodePlan()):
     try:
-        img, info = open_image(path)
-        return path, img, info, None
+        img, info = open_image(path, min_side=plan.min_side)
     except ImageLoadError as exc:
         return path, None, None, exc.reason
+    if plan.extractors:
+        from .features.extract import prepare
+
+        # The full-size picture is dropped here, on the decode thread; only the views travel on.
+        img = prepare(img, plan.extractors)
+    return path, img, info, None
+
+
+def row_notes(info, plan: DecodePlan) -> list[str]:
+    """The conversions the loader made, then what the views do to an image of this size."""
+    from .features.views import size_notes
+
+    return [*info.conversions, *size_notes(info.width, info.height, plan.views)]
 
 
 def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2, localizer=None,
               heatmaps: str | Path | None = None) -> Iterator[list[Verdict]]:  # fmt: skip
     """Yield verdicts batch by batch, in input order; errors become rows with ``error`` set.
 
+    Images are decoded, and reduced to what the detector's views read, on ``workers``
+    threads up to two batches ahead of the detector. Rows note every conversion and any
+    view that enlarged the image; an image too small to judge
+    (``features.views.MIN_JUDGED_SIDE``) gets the verdict ``unsure`` whatever its score.
+
     With ``localizer`` and ``heatmaps``, each readable image also gets its manipulation map written
     there (map PNG and overlay) and its row the paths, the share flagged and an explanation.
     """
+    from .features.views import too_small_to_judge
+
+    with_maps = localizer is not None and heatmaps is not None
+    plan = DecodePlan.for_detector(detector, whole_image=with_maps)
+    decode = partial(_decode, plan=plan)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Keep at most two batches decoding ahead: bounded memory, overlapped I/O.
         pending = []
@@ -130,12 +182,12 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2
         for _ in range(2):
             start = next(it, None)
             if start is not None:
-                pending.append(pool.map(_decode, paths[start : start + batch_size]))
+                pending.append(pool.map(decode, paths[start : start + batch_size]))
         while pending:
             decoded = list(pending.pop(0))
             start = next(it, None)
             if start is not None:
-                pending.append(pool.map(_decode, paths[start : start + batch_size]))
+                pending.append(pool.map(decode, paths[start : start + batch_size]))
             good = [(p, img, info) for p, img, info, err in decoded if err is None]
             probs = detector.predict_proba([img for _, img, _ in good]) if good else []
             by_path = {p: float(pr) for (p, _, _), pr in zip(good, probs)}
@@ -146,16 +198,18 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2
                     rows.append(Verdict(path=p, p_fake=None, verdict=None, detector=detector.name, error=err))
                     continue
                 info, prob = infos[p], by_path[p]
+                verdict = "unsure" if too_small_to_judge(info.width, info.height) else detector.verdict_of(prob)
                 rows.append(
-                    Verdict(path=p, p_fake=round(prob, 6), verdict=detector.verdict_of(prob), detector=detector.name,
-                            width=info.width, height=info.height, format=info.format, notes=info.conversions)
+                    Verdict(path=p, p_fake=round(prob, 6), verdict=verdict, detector=detector.name,
+                            width=info.width, height=info.height, format=info.format, notes=row_notes(info, plan))
                 )  # fmt: skip
-            if localizer is not None and heatmaps is not None:
+            if with_maps:
                 images = {p: img for p, img, _ in good}
                 for row in rows:
                     if row.error is None:
                         row.localization = localization_fields(localizer, images[row.path], row.path, heatmaps)
             yield rows
+            del decoded, good  # let this batch's images go before the next one is scored
 
 
 def localization_fields(localizer, img, path: str, heatmaps: str | Path) -> dict:

@@ -22,8 +22,9 @@ from ..data.manifest import Manifest
 from ..data.perturb import Matched, augment
 from ..io import ImageLoadError, load_image
 from .cache import FeatureCache
-from .dct import dct_spectrum
-from .views import center_crop
+from .clip import CLIP_SIZE
+from .dct import DCT_SIZE, dct_spectrum
+from .views import REDUCING_GAP, center_crop, resized_center_crop
 
 def apply_view(img: Image.Image, view: str, key: str) -> Image.Image:
     if view == "clean":
@@ -38,23 +39,67 @@ def apply_view(img: Image.Image, view: str, key: str) -> Image.Image:
 
 @dataclass(frozen=True)
 class Extractor:
-    """A named image -> array function; ``batched`` ones take a list of images."""
+    """A named image -> array function; ``batched`` ones take a list of images.
+
+    ``shrink`` maps an image to the smallest one the function reads: ``fn(shrink(im))``
+    equals ``fn(im)`` exactly (the square view the function would cut out itself), so a
+    scan can keep that instead of the whole decoded image. ``view_side`` is the side of
+    the square view (for the rows' upscaling notes); ``decode_side`` is set when the view
+    may be taken from an image decoded smaller, down to that shorter side (JPEG
+    DCT-domain scaling, see ``io.open_image``); ``None`` means native pixels are read.
+    """
 
     name: str
     fn: Callable
     batched: bool = False
     store_dtype: str = "float32"
     version: int = 1  # bump when the function's output changes, so cached features are not reused
+    shrink: Callable[[Image.Image], Image.Image] | None = None
+    view_side: int | None = None
+    decode_side: int | None = None
 
     @property
     def cache_key(self) -> str:
         return f"{self.name}@v{self.version}"
 
-    def apply(self, images: list[Image.Image], pool: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
-        """Features of each image, one array per image."""
+    def apply(self, images: list[Image.Image | Prepared], pool: ThreadPoolExecutor | None = None) -> list[np.ndarray]:
+        """Features of each image (or :class:`Prepared` image), one array per image."""
+        images = [im.inputs[self.name] if isinstance(im, Prepared) else im for im in images]
         if self.batched:
             return list(self.fn(images))
         return list(pool.map(self.fn, images)) if pool else [self.fn(im) for im in images]
+
+
+@dataclass
+class Prepared:
+    """A decoded image reduced to what each of some extractors reads (see :func:`prepare`).
+
+    Extractors accept it in place of the image and give the same features; a scan
+    keeps these few kilobytes per image instead of the full decoded picture.
+    """
+
+    size: tuple[int, int]  # (width, height) of the decoded image
+    inputs: dict[str, Image.Image]
+
+
+def prepare(img: Image.Image, names: list[str] | tuple[str, ...]) -> Prepared:
+    """What the named extractors read of ``img``: each one's ``shrink``, or the image itself."""
+    inputs = {}
+    for name in names:
+        shrink = EXTRACTORS[name].shrink
+        inputs[name] = shrink(img) if shrink else img
+    return Prepared(img.size, inputs)
+
+
+def decode_min_side(names: list[str] | tuple[str, ...]) -> int | None:
+    """Shorter side the named extractors' views can all be taken from, or ``None`` if any reads native pixels."""
+    sides = [EXTRACTORS[name].decode_side for name in names]
+    return max(sides) if sides and None not in sides else None
+
+
+def view_sides(names: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """``{extractor: side}`` of the square views the named extractors take (for ``views.size_notes``)."""
+    return {name: EXTRACTORS[name].view_side for name in names if EXTRACTORS[name].view_side}
 
 
 def _clip_batch(images):
@@ -68,7 +113,19 @@ PIXEL_SIZE = 128
 
 
 def _pixel_crop(img: Image.Image) -> np.ndarray:
-    return np.asarray(center_crop(img.convert("RGB"), PIXEL_SIZE), dtype=np.uint8)
+    return np.asarray(_rgb_crop(img), dtype=np.uint8)
+
+
+def _rgb_crop(img: Image.Image) -> Image.Image:
+    return center_crop(img.convert("RGB"), PIXEL_SIZE)
+
+
+def _clip_square(img: Image.Image) -> Image.Image:
+    return resized_center_crop(img, CLIP_SIZE)
+
+
+def _dct_square(img: Image.Image) -> Image.Image:
+    return center_crop(img, DCT_SIZE)
 
 
 def _clip_noise_batch(images):
@@ -97,13 +154,16 @@ def _caption_batch(images):
 
 EXTRACTORS: dict[str, Extractor] = {
     # v2: one image per encoder call (v1 batched, and INT8 scales depended on the batch).
-    "clip": Extractor("clip", _clip_batch, batched=True, version=2),
+    # Its view only needs the image at REDUCING_GAP x 224 px, so a JPEG may be decoded at reduced scale.
+    "clip": Extractor("clip", _clip_batch, batched=True, version=2, shrink=_clip_square, view_side=CLIP_SIZE,
+                      decode_side=int(REDUCING_GAP * CLIP_SIZE)),  # fmt: skip
     # float16 halves the cache; log-spectrum values lie in about [-14, 10].
-    "dct": Extractor("dct", dct_spectrum, store_dtype="float16"),
+    "dct": Extractor("dct", dct_spectrum, store_dtype="float16", shrink=_dct_square, view_side=DCT_SIZE),
     # The end-to-end networks' input: a centre crop at native resolution (49 KB per image and view).
-    "crop128": Extractor("crop128", _pixel_crop, store_dtype="uint8"),
-    # CLIP embedding of the image after a small, seeded Gaussian perturbation (noise sensitivity).
-    "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True),
+    "crop128": Extractor("crop128", _pixel_crop, store_dtype="uint8", shrink=_rgb_crop, view_side=PIXEL_SIZE),
+    # CLIP embedding of the image after a small, seeded Gaussian perturbation (noise sensitivity);
+    # the noise is seeded by the whole image's pixels, so it reads the whole image.
+    "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True, view_side=CLIP_SIZE),
     # MiniLM embedding of a description measured from the pixels (DE-FAKE hybrid's prompt fallback).
     "caption": Extractor("caption", _caption_batch, batched=True),
 }
