@@ -18,7 +18,8 @@ from .heads import Head, LinearHead
 
 DCT_PREPROCESSING = (
     f"decode to 8-bit RGB; ITU-R 601 luma; centre crop {DCT_SIZE}x{DCT_SIZE} px without resampling "
-    f"(bicubic upscaling only for images with a side under {DCT_SIZE} px); orthonormal 2-D DCT-II; log(|c| + 1e-6)"
+    f"(bicubic upscaling only for images with a side under {DCT_SIZE} px, of the centre square only); "
+    "orthonormal 2-D DCT-II; log(|c| + 1e-6)"
 )
 PAPER = "Frank et al. Leveraging Frequency Analysis for Deep Fake Image Recognition. ICML 2020"
 

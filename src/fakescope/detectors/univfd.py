@@ -9,13 +9,21 @@ unseen generators far better than a CNN trained end to end.
 from __future__ import annotations
 
 
+from ..features.views import REDUCING_GAP
 from ..registry import register
 from .base import FeatureDetector
 from .heads import LinearHead, NearestNeighbourHead
 
+#: shorter side from which the CLIP view reduces an image by an integer factor before resampling
+LARGE_SIDE = int(2 * REDUCING_GAP * 224)
+
 CLIP_PREPROCESSING = (
     "decode to 8-bit RGB; resize shortest side to 224 px (bicubic); centre crop 224x224; "
-    "CLIP mean/std normalisation; CLIP ViT-B/16 image embedding (512-d), L2-normalised"
+    "CLIP mean/std normalisation; CLIP ViT-B/16 image embedding (512-d), L2-normalised. "
+    f"Images with a shorter side of at least {LARGE_SIDE} px are first reduced by the integer factor that keeps "
+    f"them at least {LARGE_SIDE // 2} px (box average; for a JPEG scanned by a detector that reads only this view, "
+    "by 1/2, 1/4 or 1/8 in the decoder's DCT domain); images with a side ratio over 4:1 are resampled "
+    "crop first (only the source box behind the centre square)"
 )
 
 
