@@ -158,12 +158,12 @@ def row_notes(info, plan: DecodePlan) -> list[str]:
     return [*info.conversions, *size_notes(info.width, info.height, plan.views)]
 
 
-def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2, localizer=None,
+def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | None = None, localizer=None,
               heatmaps: str | Path | None = None) -> Iterator[list[Verdict]]:  # fmt: skip
     """Yield verdicts batch by batch, in input order; errors become rows with ``error`` set.
 
     Images are decoded, and reduced to what the detector's views read, on ``workers``
-    threads up to two batches ahead of the detector. Rows note every conversion and any
+    threads (default: one per two CPU cores) up to two batches ahead of the detector. Rows note every conversion and any
     view that enlarged the image; an image too small to judge
     (``features.views.MIN_JUDGED_SIDE``) gets the verdict ``unsure`` whatever its score.
 
@@ -175,6 +175,10 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2
     with_maps = localizer is not None and heatmaps is not None
     plan = DecodePlan.for_detector(detector, whole_image=with_maps)
     decode = partial(_decode, plan=plan)
+    # Decoding a 12 MP photo holds about 100 MB (RGBX pixels, and a second copy while an
+    # EXIF rotation is applied), while the network costs more CPU than decoding: half the
+    # cores keep the network fed and bound memory (one thread on 2 cores).
+    workers = workers or max(1, (os.cpu_count() or 2) // 2)
     with ThreadPoolExecutor(max_workers=workers) as pool:
         # Keep at most two batches decoding ahead: bounded memory, overlapped I/O.
         pending = []
