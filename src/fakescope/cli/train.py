@@ -36,7 +36,7 @@ HEAD_KEYS = ("C", "k", "alpha", "hidden", "epochs", "lr", "width", "batch", "res
 def train_command(
     detector: str = typer.Argument(..., help="Detector family (see `fakescope list`)."),
     manifest: Path = typer.Option(..., "--manifest", "-m", help="Training manifest (.csv or .jsonl)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the trained detector (card.json, head.npz)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the trained detector (card.json, weights.npz)."),
     matched: str = typer.Option(None, help="Train on matched-processed pixels, SIZE:QUALITY (e.g. 256:90)."),
     settings: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable), e.g. n_aug=3, "
                                        "sources=all, C=0.01,0.1 (a list is a grid chosen on held-out folds)."),  # fmt: skip

@@ -35,8 +35,7 @@ class DCTLinear(FeatureDetector):
         # few thousand images, while periodic up-sampling peaks still stand out.
         return pool_spectrum(feats["dct"], cells=DCT_SIZE // 4)
 
-    def make_head(self, params):
-        return LinearHead(**params)
+    head_type = LinearHead
 
 
 class SpectrumCNNHead(Head):
@@ -66,23 +65,25 @@ class SpectrumCNNHead(Head):
     def fit(self, X, y, w=None):
         import torch
 
+        from ..train.loop import fit
+
         self.mu_ = X.mean(axis=0).astype(np.float32)  # (S, S) per-frequency mean
         self.sd_ = (X.std(axis=0) + 1e-3).astype(np.float32)
         net = self._net()
         Xt = torch.from_numpy(((X - self.mu_) / self.sd_).astype(np.float32)).unsqueeze(1)  # (N, 1, S, S)
         yt = torch.from_numpy(y.astype(np.float32))
         wt = torch.from_numpy((w if w is not None else np.ones(len(y))).astype(np.float32))
-        opt = torch.optim.AdamW(net.parameters(), lr=self.lr, weight_decay=1e-4)
         gen = torch.Generator().manual_seed(self.seed)
-        net.train()
-        for _ in range(self.epochs):
-            for idx in torch.randperm(len(yt), generator=gen).split(self.batch):
-                loss = torch.nn.functional.binary_cross_entropy_with_logits(
-                    net(Xt[idx]).squeeze(1), yt[idx], weight=wt[idx]
-                )
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
+
+        def batches(epoch):
+            return torch.randperm(len(yt), generator=gen).split(self.batch)
+
+        def loss(net, idx):
+            return torch.nn.functional.binary_cross_entropy_with_logits(net(Xt[idx]).squeeze(1), yt[idx],
+                                                                        weight=wt[idx])  # fmt: skip
+
+        fit(net, batches, loss, epochs=self.epochs, steps_per_epoch=int(np.ceil(len(yt) / self.batch)), lr=self.lr,
+            schedule="constant")  # fmt: skip
         self.params_ = {k: v.detach().numpy().copy() for k, v in net.state_dict().items()}
         return self
 
@@ -118,8 +119,7 @@ class DCTCNN(FeatureDetector):
         cells = DCT_SIZE // 2
         return pool_spectrum(feats["dct"], cells=cells).reshape(-1, cells, cells)
 
-    def make_head(self, params):
-        return SpectrumCNNHead(**params)
+    head_type = SpectrumCNNHead
 
 
 @register("dct-linear", "log-DCT spectrum + logistic regression (Frank 2020)")
