@@ -73,8 +73,9 @@ class TrainConfig:
 class FeatureDetector:
     """A detector made of named feature extractors, a head and a calibrator.
 
-    Subclasses set ``family``, ``extractors``, ``preprocessing`` and implement
-    :meth:`design` (extractor outputs -> head input) and :meth:`make_head`.
+    Subclasses set ``family``, ``extractors``, ``preprocessing`` and ``head_type``
+    (the :class:`~fakescope.detectors.heads.Head` they train) and implement
+    :meth:`design` (extractor outputs -> head input).
     """
 
     family = "feature"
