@@ -23,18 +23,29 @@ DCT_PREPROCESSING = (
 PAPER = "Frank et al. Leveraging Frequency Analysis for Deep Fake Image Recognition. ICML 2020"
 
 
-class DCTLinear(FeatureDetector):
+class DCTDetector(FeatureDetector):
+    """The log-DCT spectrum, block-averaged to ``cells`` x ``cells`` and standardised per frequency, into a head."""
+
     family = "dct"
     extractors = ("dct",)
-    preprocessing = DCT_PREPROCESSING + "; 4x4 block average to 32x32; per-frequency standardisation"
-    summary = "Frank et al. log-DCT spectrum + logistic regression"
     paper = PAPER
+    cells = DCT_SIZE
+
+    @property
+    def preprocessing(self) -> str:
+        block = DCT_SIZE // self.cells
+        pooled = f"{block}x{block} block average to {self.cells}x{self.cells}"
+        return f"{DCT_PREPROCESSING}; {pooled}; per-frequency standardisation"
 
     def design(self, feats):
-        # 4x4 blocks: 1,024 inputs keep the linear head fast and well-posed on a
-        # few thousand images, while periodic up-sampling peaks still stand out.
-        return pool_spectrum(feats["dct"], cells=DCT_SIZE // 4)
+        return pool_spectrum(feats["dct"], cells=self.cells)
 
+
+class DCTLinear(DCTDetector):
+    summary = "Frank et al. log-DCT spectrum + logistic regression"
+    # 4x4 blocks: 1,024 inputs keep the linear head fast and well-posed on a
+    # few thousand images, while periodic up-sampling peaks still stand out.
+    cells = DCT_SIZE // 4
     head_type = LinearHead
 
 
@@ -107,19 +118,14 @@ class SpectrumCNNHead(Head):
         return self
 
 
-class DCTCNN(FeatureDetector):
-    family = "dct"
-    extractors = ("dct",)
-    preprocessing = DCT_PREPROCESSING + "; 2x2 block average to 64x64; per-frequency standardisation"
+class DCTCNN(DCTDetector):
     summary = "Frank et al. log-DCT spectrum + small CNN"
-    paper = PAPER
+    # 2x2 blocks: a quarter of the compute, so the CNN trains in seconds on a CPU.
+    cells = DCT_SIZE // 2
+    head_type = SpectrumCNNHead
 
     def design(self, feats):
-        # 2x2 blocks: a quarter of the compute, so the CNN trains in seconds on a CPU.
-        cells = DCT_SIZE // 2
-        return pool_spectrum(feats["dct"], cells=cells).reshape(-1, cells, cells)
-
-    head_type = SpectrumCNNHead
+        return super().design(feats).reshape(-1, self.cells, self.cells)  # (N, S, S) for the CNN
 
 
 @register("dct-linear", "log-DCT spectrum + logistic regression (Frank 2020)")

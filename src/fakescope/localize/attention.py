@@ -24,8 +24,7 @@ class AttentionLocalizer(MapNetwork):
         return {"image": soft_max_pool(m), "mask": m}
 
 
-register_localizer(LocalizerFamily(
-    "attention",
+register_localizer(LocalizerFamily("attention",
     "learned attention mask whose smooth maximum is the image logit (BCE), plus lambda x mask "
     "BCE under C",
     paper="Dang et al. On the Detection of Digital Face Manipulation. CVPR 2020; DOLOS",

@@ -35,8 +35,7 @@ class DADFLocalizer(MapNetwork):
         return {"image": soft_max_pool(m), "mask": m, "attention": att}
 
 
-register_localizer(LocalizerFamily(
-    "dadf",
+register_localizer(LocalizerFamily("dadf",
     "reconstruction-guided attention: L1 difference of features of the image and a noise-perturbed "
     "copy re-weights the features of the mask head",
     paper="Lai et al. Detect Any Deepfakes (DADF). 2023",

@@ -50,8 +50,7 @@ def grad_cam(net: CAMClassifier, x: torch.Tensor) -> torch.Tensor:
     return cam / top * torch.sigmoid(out["image"].detach()).view(-1, 1, 1)
 
 
-register_localizer(LocalizerFamily(
-    "gradcam",
+register_localizer(LocalizerFamily("gradcam",
     "Grad-CAM on the last stage of a CNN classifier (weak supervision; masks are never used, "
     "even under setup C)",
     paper="Selvaraju et al. Grad-CAM. ICCV 2017; as a localization baseline in DOLOS (Tantaru 2024)",

@@ -67,8 +67,7 @@ class MultiAttentionUNet(MapNetwork):
         return {"image": self.fc(F.normalize(bp, dim=1)).squeeze(1), "mask": self.out(h)}
 
 
-register_localizer(LocalizerFamily(
-    "mau-net",
+register_localizer(LocalizerFamily("mau-net",
     "multi-attention U-Net: RGB and block-FFT encoders, spatial-channel attention on skips, "
     "bilinear-pooling fusion; L_class + L1 localization loss",
     paper="Waseem et al. 2023 (multi-attention U-Net for deepfake localization)",

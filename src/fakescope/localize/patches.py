@@ -24,8 +24,7 @@ class PatchLocalizer(MapNetwork):
         return {"image": m.mean(dim=(1, 2, 3)), "mask": m}
 
 
-register_localizer(LocalizerFamily(
-    "patches",
+register_localizer(LocalizerFamily("patches",
     "Patch-Forensics local scores as the map: weak (mean of patch logits) under A/B, per-patch "
     "mask supervision under C",
     paper="Chai et al. ECCV 2020; DOLOS (Tantaru et al. 2024)",

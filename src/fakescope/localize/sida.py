@@ -35,8 +35,7 @@ class SIDAHead(MapNetwork):
         return {"image": image, "mask": self.mask(h), "classes": logits}
 
 
-register_localizer(LocalizerFamily(
-    "sida",
+register_localizer(LocalizerFamily("sida",
     "SIDA-style head: real / fully generated / tampered + mask; L = CE + lambda (BCE + Dice); "
     "explanation from the measured evidence",
     paper="Huang et al. SIDA: Social Media Image Deepfake Detection, Localization and Explanation. 2024",
