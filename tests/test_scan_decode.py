@@ -95,3 +95,15 @@ def test_whole_images_when_a_localizer_needs_them():
     plan = DecodePlan.for_detector(StubDetector(), whole_image=True)
     assert plan.extractors == () and plan.min_side is None and plan.views == {"clip": 224, "dct": 128}
     assert DecodePlan.for_detector(object()) == DecodePlan()
+
+
+def test_clip_only_detectors_scan_large_jpegs_decoded_at_reduced_scale(odd_images):
+    det = StubDetector()
+    det.extractors = ("clip",)
+    assert DecodePlan.for_detector(det).min_side == 672
+    (row,) = next(scan_iter(det, [str(odd_images / "photo.jpg")]))
+    assert any("1/2 scale in the DCT domain" in n for n in row.notes), row.notes
+    assert (row.width, row.height) == (1400, 1400)
+    # The default reads native pixels for its DCT view: decoded in full, nothing to note.
+    (row,) = next(scan_iter(StubDetector(), [str(odd_images / "photo.jpg")]))
+    assert row.notes == []
