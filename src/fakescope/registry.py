@@ -55,6 +55,7 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "fakescope.localize.dadf": ("torch",),
     "fakescope.localize.noise_level": (),
     "fakescope.localize.copy_move": (),
+    "fakescope.localize.jpeg": (),
 }
 #: family modules that could not be imported, with the missing packages
 unavailable: dict[str, tuple[str, ...]] = {}
