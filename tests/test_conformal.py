@@ -76,3 +76,26 @@ def test_distance_abstention_flags_what_no_training_source_resembles():
     assert ood.far(far)[0].all()
     with pytest.raises(ValueError, match="two sources"):
         DistanceAbstention().fit(X, ["one"] * len(X))
+
+
+def test_a_detector_calibrated_out_of_source_carries_verdict_sets_and_abstention(tmp_path):
+    from fakescope.data.manifest import Manifest
+    from fakescope.registry import create
+    from fakescope.saved import load
+    from tests.conftest import write_synthetic_dataset
+
+    m = Manifest.read(write_synthetic_dataset(tmp_path / "d", n_per_class=8, sources=("a", "b", "c", "d")))
+    det = create("dct-linear", n_aug=0, calibration="loso", error=0.2).fit(m)
+    assert det.calibrator_.a_ > 0  # out of source, the score's direction is kept
+    assert len(det.calibration_["head_selection"]) == 3 and "4 loso folds" in det.calibration_["fitted_on"]
+    X, _ = det.features_of(m)
+    p = det.proba_from_features(X)
+    rel = det.reliability(X, p)
+    assert all(r["verdict_set"] in (("real",), ("fake",), ("real", "fake"), ()) for r in rel)
+    assert not any(r["far"] for r in rel[:4])  # training images are not far from the training data
+    det.save(tmp_path / "saved")
+    again = load(tmp_path / "saved")
+    assert again.reliability(X, p) == rel
+    # Without out-of-source calibration there is nothing to promise: no sets, no abstention.
+    plain = create("dct-linear", n_aug=0, calib_folds=2).fit(m)
+    assert plain.reliability(X, p)[0] == {"verdict_set": None, "far": None, "distance": None}
