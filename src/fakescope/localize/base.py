@@ -146,7 +146,8 @@ def register_localizer(family: LocalizerFamily) -> None:
     def build(**config) -> Localizer:
         return Localizer(family, **config)
 
-    register(family.name, family.summary, kind="localizer", needs=("torch",))(build)
+    register(family.name, family.summary, kind="localizer", needs=("torch",),
+             module=family.build.__module__)(build)
 
 
 class Localizer:
