@@ -145,7 +145,7 @@ def write_manifests(root: str | Path) -> dict[str, Path]:
         "one-class.csv": header + "".join(f"img/{n},real,s{i}\n" for i, n in enumerate(("a.png", "b.png"))),
         "all-missing.csv": header + "img/gone1.png,real,s1\nimg/gone2.png,fake,s1\nimg/gone3.png,real,s2\n"
         "img/gone4.png,fake,s2\n",
-        "escaping.csv": header + "../../../../etc/passwd,real,s1\n/etc/hostname,fake,s1\nimg/a.png,real,s2\n"
+        "escaping.csv": header + "../" * 12 + "etc/passwd,real,s1\n/etc/hostname,fake,s1\nimg/a.png,real,s2\n"
         "img/b.png,fake,s2\n",
     }
     out = {}
