@@ -168,28 +168,20 @@ def test_evaluate_on_an_unusable_manifest_is_a_one_line_error(det_dir, tmp_path,
 # --- 4. resuming after a damaged output ----------------------------------------------------------------------
 
 
-def test_resume_drops_a_cut_jsonl_row(dct_detector, utf8_corpus, tmp_path):  # noqa: F811
+@pytest.mark.parametrize("suffix,cut", [(".jsonl", cut_jsonl), (".csv", cut_csv_after_path)],
+                         ids=["jsonl-row-cut-in-its-middle", "csv-row-cut-after-its-path"])  # fmt: skip
+def test_resume_redoes_a_cut_last_row(dct_detector, utf8_corpus, tmp_path, suffix, cut):  # noqa: F811
     root, _ = utf8_corpus
-    out = tmp_path / "r.jsonl"
+    out = tmp_path / f"r{suffix}"
+    read = jsonl_rows if suffix == ".jsonl" else csv_rows
     scan(dct_detector, [root], out=out)
-    full = jsonl_rows(out)
-    cut_jsonl(out)
+    full = read(out)
+    cut(out)
     again = scan(dct_detector, [root], out=out)
-    rows = jsonl_rows(out)  # the whole file parses again
+    rows = read(out)  # the whole file parses again
     assert again.skipped_done == len(full) - 1 and again.scanned + again.errors == 1
-    assert sorted(r["path"] for r in rows) == sorted(r["path"] for r in full)
-
-
-def test_resume_redoes_a_csv_row_cut_after_its_path(dct_detector, utf8_corpus, tmp_path):  # noqa: F811
-    root, _ = utf8_corpus
-    out = tmp_path / "r.csv"
-    scan(dct_detector, [root], out=out)
-    full = csv_rows(out)
-    cut_csv_after_path(out)
-    again = scan(dct_detector, [root], out=out)
-    rows = csv_rows(out)
-    assert again.skipped_done == len(full) - 1
-    assert sorted((r["path"], r["p_fake"]) for r in rows) == sorted((r["path"], r["p_fake"]) for r in full)
+    key = ("path", "p_fake", "error")
+    assert sorted(tuple(r[k] for k in key) for r in rows) == sorted(tuple(r[k] for k in key) for r in full)
 
 
 def test_resume_drops_a_csv_row_cut_inside_its_quoted_path(dct_detector, utf8_corpus, tmp_path):  # noqa: F811

@@ -282,11 +282,12 @@ def image_entries(root: str | os.PathLike) -> list[tuple[Path, str | None]]:
     seen: dict[tuple[int, int], str] = {}
 
     def unlistable(exc: OSError) -> None:
-        out.append((Path(exc.filename), f"cannot list folder ({exc.strerror or exc})"))
+        out.append((Path(exc.filename or root), f"cannot list folder ({exc.strerror or exc})"))
 
     for folder, dirs, files in os.walk(root, followlinks=True, onerror=unlistable):
-        st = os.stat(folder)
-        seen.setdefault((st.st_dev, st.st_ino), folder)
+        if folder == str(root):
+            st = os.stat(folder)
+            seen[(st.st_dev, st.st_ino)] = folder
         kept = []
         # Real folders before links, so that a link, not the folder it points to, is the one refused.
         for name in sorted(dirs, key=lambda d: (os.path.islink(os.path.join(folder, d)), d)):
@@ -297,7 +298,8 @@ def image_entries(root: str | os.PathLike) -> list[tuple[Path, str | None]]:
                 continue  # gone since it was listed
             first = seen.get((sst.st_dev, sst.st_ino))
             if first is not None:
-                out.append((Path(sub), f"the same folder as {first}, already scanned (a folder link); not walked again"))
+                why = f"the same folder as {first}, already scanned (a folder link); not walked again"
+                out.append((Path(sub), why))
             else:
                 seen[(sst.st_dev, sst.st_ino)] = sub
                 kept.append(name)
