@@ -114,8 +114,12 @@ def path_fields(path: str) -> tuple[str, str | None]:
         path.encode("utf-8")
         return path, None
     except UnicodeEncodeError:
-        raw = os.fsencode(path)
-        return raw.decode("utf-8", "backslashreplace"), quote_from_bytes(raw, safe="/")
+        pass
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte: text that never was a file name
+        return path.encode("utf-8", "backslashreplace").decode("utf-8"), None
+    return raw.decode("utf-8", "backslashreplace"), quote_from_bytes(raw, safe="/")
 
 
 def row_path(row: dict) -> str:
@@ -233,6 +237,8 @@ def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, s
     """
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; the output is a file such as {out / 'results.jsonl'}")
+    if os.path.lexists(out) and not out.is_file():
+        raise UsageError(f"{out}: not a regular file; the results go to a file (or to stdout)")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         done: set[str] = set()
