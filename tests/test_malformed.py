@@ -18,7 +18,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from fakescope.cli.main import app
-from fakescope.io import ImageLoadError, open_image
+from fakescope.io import IMAGE_SUFFIXES, ImageLoadError, open_image
 from fakescope.scan import UsageError, row_path, scan
 from tests.malformed import (
     LATIN1_NAME,
@@ -73,8 +73,7 @@ def csv_rows(path: Path) -> list[dict]:
 
 def entry_count(root: Path) -> int:
     """Entries a scan of the corpus must report: every name with an image suffix, and the folder loop."""
-    n = sum(1 for d, _, files in os.walk(root) for f in files if Path(f).suffix.lower() in (".png", ".jpg", ".gif",
-                                                                                              ".webp"))  # fmt: skip
+    n = sum(1 for _, _, files in os.walk(root) for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES)
     return n + 1  # sub/up, the folder link back to the corpus
 
 
@@ -86,14 +85,15 @@ def test_non_utf8_name_gets_a_utf8_row_that_round_trips(dct_detector, corpus, tm
     root, entries = corpus
     out = tmp_path / f"r{suffix}"
     summary = scan(dct_detector, [root], out=out)
-    rows = jsonl_rows(out) if suffix == ".jsonl" else csv_rows(out)
+    read = jsonl_rows if suffix == ".jsonl" else csv_rows
+    rows = read(out)
     assert len(rows) == summary.total == entry_count(root)
     (row,) = [r for r in rows if r["path_bytes"]]
     assert row["path"].endswith("caf\\xe9.jpg") and not row["error"]  # readable, valid UTF-8
     assert os.fsencode(row_path(row)) == os.path.join(os.fsencode(root), LATIN1_NAME)
     assert Path(row_path(row)).is_file()
     again = scan(dct_detector, [root], out=out)
-    assert again.skipped_done == again.total and len(jsonl_rows(out) if suffix == ".jsonl" else csv_rows(out)) == len(rows)
+    assert again.skipped_done == again.total and len(read(out)) == len(rows)
 
 
 def test_non_utf8_name_to_stdout_is_valid_utf8(det_dir, corpus):
@@ -196,6 +196,16 @@ def test_resume_drops_a_csv_row_cut_inside_its_quoted_path(dct_detector, utf8_co
     assert all(r["p_fake"] for r in rows)
 
 
+def test_localize_resumes_after_a_cut_row(utf8_corpus, tmp_path):
+    _, entries = utf8_corpus
+    files = [entries["good.jpg"], entries["good.png"]]
+    assert invoke("localize", *files, "--out", tmp_path / "loc").exit_code == 0
+    cut_jsonl(tmp_path / "loc" / "localize.jsonl")
+    r = invoke("localize", *files, "--out", tmp_path / "loc")
+    assert r.exit_code == 0 and "1 localized, 0 unreadable, 1 already done" in r.output
+    assert [row["path"] for row in jsonl_rows(tmp_path / "loc" / "localize.jsonl")] == [str(f) for f in files]
+
+
 def test_repair_of_a_cut_output_is_atomic(dct_detector, utf8_corpus, tmp_path, monkeypatch):  # noqa: F811
     root, _ = utf8_corpus
     out = tmp_path / "r.jsonl"
@@ -271,7 +281,8 @@ def test_output_suffix_must_name_a_format(dct_detector, utf8_corpus, tmp_path): 
     assert csv_rows(tmp_path / "r.xml")[0]["path"] == str(entries["good.jpg"])
 
 
-def test_resume_does_not_depend_on_how_a_path_is_spelled(dct_detector, utf8_corpus, tmp_path, monkeypatch):  # noqa: F811
+def test_resume_does_not_depend_on_how_a_path_is_spelled(dct_detector, utf8_corpus, tmp_path,  # noqa: F811
+                                                          monkeypatch):  # fmt: skip
     root, _ = utf8_corpus
     monkeypatch.chdir(root.parent)
     out = tmp_path / "r.jsonl"

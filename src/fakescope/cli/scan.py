@@ -117,7 +117,8 @@ class _Progress:
 
 def localize_command(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), glob patterns or manifests."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the maps, overlays and localize.jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the maps, overlays and localize.jsonl; a rerun "
+                             "resumes."),
     localizer: str = typer.Option("default", "--localizer", "-l", help="Shipped name or trained-localizer folder."),
 ):
     """Run a localizer: where was each image manipulated? Writes a map, an overlay and a JSONL row per image."""
@@ -125,7 +126,7 @@ def localize_command(
 
     from ..io import ImageLoadError, open_image
     from ..models import load_localizer_model
-    from ..scan import find_inputs, localization_fields, output_row, printable
+    from ..scan import find_inputs, localization_fields, open_output, output_row, printable, resume_key
 
     try:
         loc = load_localizer_model(localizer)
@@ -138,13 +139,12 @@ def localize_command(
     if out.exists() and not out.is_dir():
         raise fail(f"{out}: is a file; --out takes the folder for the maps, overlays and localize.jsonl")
     ok = bad = 0
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        fh = open(out / "localize.jsonl", "a", encoding="utf-8")
-    except OSError as exc:
-        raise fail(f"{out}: cannot write the results there ({exc.strerror or exc})") from None
+    with one_line_errors():  # a rerun resumes, after dropping a row a killed run cut
+        fh, _, done = open_output(out / "localize.jsonl", "jsonl", [])
     with fh:
         for path in found.paths:
+            if resume_key(path) in done:
+                continue
             try:
                 if path in found.refused:
                     raise ImageLoadError(path, found.refused[path])
@@ -157,7 +157,7 @@ def localize_command(
                 ok += 1
             fh.write(json.dumps(output_row(row), ensure_ascii=False) + "\n")
             fh.flush()
-    log(f"{ok} localized, {bad} unreadable, with {loc.name} (setup {loc.config.setup}); results: "
-        f"{printable(str(out / 'localize.jsonl'))}")  # fmt: skip
+    log(f"{ok} localized, {bad} unreadable, {len(found.paths) - ok - bad} already done, with {loc.name} (setup "
+        f"{loc.config.setup}); results: {printable(str(out / 'localize.jsonl'))}")  # fmt: skip
     if ok == 0 and bad:
         raise typer.Exit(1)

@@ -26,6 +26,10 @@ COLUMNS = (
 ).split()
 
 
+#: How to accept paths outside a manifest's folder, for the messages that refuse them.
+ALLOW_HINT = "--allow-outside, or allow_outside=True, accepts it"
+
+
 class ManifestError(ValueError):
     """A manifest is malformed; the message names the file, the row and the problem."""
 
@@ -232,7 +236,7 @@ class Manifest:
             where = f"row {i + 1} ({s.path})"
             if not allow_outside and s.outside:
                 cols = " and ".join(s.outside)
-                problems.append(f"{where}: {cols} outside the manifest's folder (--allow-outside, or allow_outside=True, accepts it)")
+                problems.append(f"{where}: {cols} outside the manifest's folder ({ALLOW_HINT})")
                 continue
             if str(s.file) in seen:
                 problems.append(f"{where}: duplicate path")
@@ -268,7 +272,7 @@ class Manifest:
             if bad:
                 i, s = bad
                 raise ManifestError(f"{where}: row {i + 1} ({s.path}): {' and '.join(s.outside)} outside the "
-                                    "manifest's folder (--allow-outside, or allow_outside=True, accepts it)")  # fmt: skip
+                                    f"manifest's folder ({ALLOW_HINT})")  # fmt: skip
         present = [s for s in self.samples if s.file.is_file()]
         if not present:
             first = f" (the first is {self.samples[0].file})" if self.samples else ""
