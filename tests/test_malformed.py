@@ -144,6 +144,10 @@ def test_unwritable_out_is_a_one_line_error(det_dir, utf8_corpus, tmp_path):
                     "is a folder")  # fmt: skip
     blocked = entries["good.png"] / "r.jsonl"  # its parent is a file
     _one_line_error(invoke("scan", entries["good.jpg"], "--detector", det_dir, "--out", blocked), "cannot write")
+    other = tmp_path / "notes.jsonl"  # not a scan's output: never appended to
+    other.write_text("first line\nsecond line\n")
+    _one_line_error(invoke("scan", entries["good.jpg"], "--detector", det_dir, "--out", other), "notes.jsonl:1: not a row")
+    assert other.read_text() == "first line\nsecond line\n"
 
 
 def test_localize_of_a_missing_path_is_a_one_line_error(tmp_path):
@@ -206,20 +210,24 @@ def test_localize_resumes_after_a_cut_row(utf8_corpus, tmp_path):
     assert [row["path"] for row in jsonl_rows(tmp_path / "loc" / "localize.jsonl")] == [str(f) for f in files]
 
 
-def test_repair_of_a_cut_output_is_atomic(dct_detector, utf8_corpus, tmp_path, monkeypatch):  # noqa: F811
+def test_repair_keeps_every_complete_row_byte_for_byte(dct_detector, utf8_corpus, tmp_path):  # noqa: F811
     root, _ = utf8_corpus
     out = tmp_path / "r.jsonl"
     scan(dct_detector, [root], out=out)
+    whole = out.read_bytes()
     cut_jsonl(out)
-    damaged = out.read_bytes()
+    scan(dct_detector, [root], out=out)
+    assert out.read_bytes() == whole  # the cut row redone in its place, every other byte as it was
 
-    def fail_replace(src, dst):
-        raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr("fakescope.scan.os.replace", fail_replace)
-    with pytest.raises(UsageError, match="No space left"):
-        scan(dct_detector, [root], out=out)
-    assert out.read_bytes() == damaged and sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "r.jsonl"]
+def test_complete_last_row_missing_its_line_end_is_kept(dct_detector, utf8_corpus, tmp_path):  # noqa: F811
+    _, entries = utf8_corpus
+    out = tmp_path / "r.jsonl"
+    scan(dct_detector, [entries["good.jpg"]], out=out)
+    out.write_bytes(out.read_bytes().rstrip(b"\n"))
+    again = scan(dct_detector, [entries["good.jpg"], entries["good.png"]], out=out)
+    assert again.skipped_done == 1 and [r["path"] for r in jsonl_rows(out)] == [str(entries["good.jpg"]),
+                                                                               str(entries["good.png"])]  # fmt: skip
 
 
 # --- 5. every entry gets a row -------------------------------------------------------------------------------

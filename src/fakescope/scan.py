@@ -21,7 +21,6 @@ import itertools
 import json
 import os
 import sys
-import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -151,64 +150,70 @@ def done_paths(out: Path) -> set[str]:
     out = Path(out)
     if not out.is_file():
         return set()
-    fmt = OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl")
-    return {resume_key(row_path(r)) for r in _read_output(out, fmt)[0]}
+    return _scan_output(out, OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl"))[0]
 
 
-def _read_output(out: Path, fmt: str, fields: list[str] | None = None) -> tuple[list[dict], bytes]:
-    """The complete rows of an output file, and the file's content without what is not a complete row.
+def _scan_output(out: Path, fmt: str, fields: list[str] | None = None) -> tuple[set[str], int, bool]:
+    """Read a previous run's output: (resume keys of its complete rows, bytes up to the end of the last
+    one, whether that row lacks only its line end).
 
     A killed run can only damage the end of the file (rows are appended): a
     last record that is cut (no line end, a JSON line that does not parse, a
-    CSV record with fields missing or inside an open quote) is not a row and is
-    left out. Damage anywhere else means the file is not a scan's output, an error.
+    CSV record with fields missing or inside an open quote) is not a row. The
+    file is streamed and only the keys are kept, so resuming a scan of
+    millions of images needs no more memory than the set of their paths.
     """
-    text = out.read_bytes().decode("utf-8", "surrogateescape")
-    parts = text.split("\n")
-    # Each line with its line end; the last one (no line end) possibly empty.
-    lines = [ln + "\n" for ln in parts[:-1]] + ([parts[-1]] if parts[-1] else [])
-    rows, kept = (_jsonl_rows if fmt == "jsonl" else _csv_rows)(out, lines, fields)
-    return rows, kept.encode("utf-8", "surrogateescape")
+    with open(out, "rb") as fh:
+        return (_jsonl_output if fmt == "jsonl" else _csv_output)(out, fh, fields)
 
 
-def _jsonl_rows(out: Path, lines: list[str], fields) -> tuple[list[dict], str]:
-    rows, kept = [], []
-    for i, line in enumerate(lines):
+def _jsonl_output(out: Path, fh, fields) -> tuple[set[str], int, bool]:
+    keys: set[str] = set()
+    keep, pos, no_line_end = 0, 0, False
+    for i, raw in enumerate(fh, 1):
+        pos += len(raw)
         try:
-            row = json.loads(line)
+            row = json.loads(raw.decode("utf-8"))
             ok = isinstance(row, dict) and "path" in row
-        except ValueError:
+        except ValueError:  # UnicodeDecodeError included: a line cut inside a character
             ok = False
         if ok:
-            rows.append(row)
-            kept.append(line if line.endswith("\n") else line + "\n")
-        elif line.strip() and i < len(lines) - 1 and not line.startswith('{"path": '):
-            raise UsageError(f"{out}:{i + 1}: not a row of a scan's output; write the results to another file")
-        # else: blank, the cut last row, or a cut row an older version left in the middle when it resumed
-    return rows, "".join(kept)
+            keys.add(resume_key(row_path(row)))
+            keep, no_line_end = pos, not raw.endswith(b"\n")
+        elif not raw.strip():
+            keep = pos
+        elif raw.endswith(b"\n") and not raw.startswith(b'{"path": '):
+            raise UsageError(f"{out}:{i}: not a row of a scan's output; write the results to another file")
+        # Else the cut last row, or a cut row an older version left when it resumed: not counted as done,
+        # and cut off unless complete rows follow it.
+    return keys, keep, no_line_end
 
 
-def _csv_rows(out: Path, lines: list[str], fields) -> tuple[list[dict], str]:
-    consumed = [0, ""]  # characters fed to the reader so far, and the last line fed
+def _csv_output(out: Path, fh, fields) -> tuple[set[str], int, bool]:
+    pos = [0, b""]  # bytes fed to the reader so far, and the last line fed
 
-    def feed():
-        for line in lines:
-            consumed[0] += len(line)
-            consumed[1] = line
-            yield line
+    def lines():
+        for raw in fh:
+            pos[0] += len(raw)
+            pos[1] = raw
+            # csv.reader pulls one line at a time and no further than the end of a record, so pos[0] is
+            # where the record just read ends.
+            yield raw.decode("utf-8", "surrogateescape")
 
-    reader = csv.reader(feed())
-    rows, keep, header = [], 0, None
+    size = os.fstat(fh.fileno()).st_size
+    reader = csv.reader(lines())
+    keys: set[str] = set()
+    keep, header = 0, None
     while True:
         try:
             record = next(reader)
         except StopIteration:
             break
         except csv.Error as exc:
-            if consumed[0] < sum(map(len, lines)):
+            if pos[0] < size:
                 raise UsageError(f"{out}: not a scan's CSV output ({exc}); write the results to another file") from None
             break  # the cut last record
-        complete = consumed[1].endswith("\n")
+        complete = pos[1].endswith(b"\n")
         if header is None:
             if not complete:
                 break
@@ -219,21 +224,21 @@ def _csv_rows(out: Path, lines: list[str], fields) -> tuple[list[dict], str]:
             if "path" not in header:
                 raise UsageError(f"{out}: not a scan's CSV output (no 'path' column)")
         elif complete and len(record) == len(header):
-            rows.append(dict(zip(header, record)))
-        elif consumed[0] == sum(map(len, lines)):
+            keys.add(resume_key(row_path(dict(zip(header, record)))))
+        elif pos[0] == size:
             break  # the cut last record: its fields are missing or its last field is cut
         else:
             raise UsageError(f"{out}: a record with {len(record)} fields, not {len(header)}; not a scan's CSV output")
-        keep = consumed[0]
-    return rows, "".join(lines)[:keep]
+        keep = pos[0]
+    return keys, keep, False
 
 
 def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, set[str]]:
     """Open an output file to append to; returns the file, whether it is fresh, and the resume keys done.
 
-    A cut last row is dropped first, by writing the complete part to a
-    temporary file beside it and renaming it over the old one (atomic: a kill
-    during the repair leaves the old file or the repaired one, never a mix).
+    A cut last row is dropped first by truncating the file to the end of its
+    last complete row: one system call, so a kill during the repair leaves
+    the old file or the repaired one, never a mix, and no copy of a large file.
     """
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; the output is a file such as {out / 'results.jsonl'}")
@@ -243,29 +248,17 @@ def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, s
         out.parent.mkdir(parents=True, exist_ok=True)
         done: set[str] = set()
         if out.is_file() and out.stat().st_size:
-            rows, kept = _read_output(out, fmt, fields if fmt == "csv" else None)
-            done = {resume_key(row_path(r)) for r in rows}
-            if kept != out.read_bytes():
-                _replace(out, kept)
+            done, keep, no_line_end = _scan_output(out, fmt, fields if fmt == "csv" else None)
+            if keep < out.stat().st_size:
+                os.truncate(out, keep)
+            if no_line_end:  # a complete last row that lacks only its line end
+                with open(out, "ab") as fh:
+                    fh.write(b"\n")
         fresh = not out.exists() or out.stat().st_size == 0
         fh = open(out, "a", newline="" if fmt == "csv" else None, encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"{out}: cannot write the results there ({exc.strerror or exc})") from None
     return fh, fresh, done
-
-
-def _replace(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(tmp, os.stat(path).st_mode & 0o7777)  # the old file's permissions, not mkstemp's 0600
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 class RowWriter:
