@@ -87,11 +87,10 @@ def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 
 
 def plan(name: str, protocols: list[str] | None, cuda: bool) -> list[tuple[str, str, dict, str]]:
     """(protocol key, recipe, config, settings) for one detector."""
-    from ..detectors.cnn import REDUCED
-
-    if name in REDUCED:  # end-to-end networks
+    reduced = entry(name).reduced
+    if reduced:  # end-to-end networks
         keys = ["loso-matched", "logo-matched"]
-        cfg, settings = ({}, "full") if cuda else ({"head_params": REDUCED[name]}, "reduced")
+        cfg, settings = ({}, "full") if cuda else ({"head_params": reduced}, "reduced")
         recipes = {k: ["paired"] for k in keys}
     elif name in SPEC_CNN:
         keys = ["loso-matched", "loso", "logo-matched"]
@@ -360,7 +359,7 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
         "cannot stand in for its label); *all* trains on every source.",
         "- Networks trained end to end (MesoNet, DE-FAKE, CNN-F, Patch-Forensics, GramNet, Resynthesis, FSBI, "
         "dct-cnn) run under the matched-processing protocols only, with the paired recipe. *reduced* marks rows "
-        "trained at the reduced CPU size (fewer epochs, narrower networks; `fakescope.detectors.cnn.REDUCED`); "
+        "trained at the reduced CPU size (fewer epochs, narrower networks; each family's `reduced` settings in the registry); "
         "other rows used the full settings of each detector's card.",
         "- Pooled metrics over LOSO folds mix models; sources with a single class have no per-source AUC, "
         "only accuracy (true-negative rate for real sources, recall for generated ones).",
