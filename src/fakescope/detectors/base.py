@@ -307,21 +307,20 @@ class FeatureDetector:
         for i, item in enumerate(items):
             if isinstance(item, Image.Image):
                 images.append(item.convert("RGB"))
-                infos.append((f"<image {i}>", item.size, None))
+                infos.append((f"<image {i}>", None, item.size))
                 where.append(i)
                 continue
             try:
                 img, info = open_image(item)
             except ImageLoadError as exc:
-                out[i] = Verdict(path=str(item), p_fake=None, verdict=None, detector=self.name, error=exc.reason)
+                out[i] = Verdict.failed(self, str(item), exc.reason)
                 continue
             images.append(img)
-            infos.append((str(item), img.size, info.format))
+            infos.append((str(item), info, None))
             where.append(i)
         probs = self.predict_proba(images)
-        for i, p, (path, size, fmt) in zip(where, probs, infos):
-            out[i] = Verdict(path=path, p_fake=round(float(p), 6), verdict=self.verdict_of(float(p)),
-                             detector=self.name, width=size[0], height=size[1], format=fmt)  # fmt: skip
+        for i, p, (path, info, size) in zip(where, probs, infos):
+            out[i] = Verdict.scored(self, path, p, info, size)
         return out
 
     # --- persistence -----------------------------------------------------------------
