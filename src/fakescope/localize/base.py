@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +138,6 @@ class LocalizerFamily:
     paper: str
     build: Callable  # build(width=...) -> a layers.MapNetwork
     loc_loss: str = "bce"  # "bce", "l1" or "bce+dice": the localization term under setup C
-    reduced: dict = field(default_factory=lambda: {"epochs": 3, "crops_per_image": 2, "width": 8})
 
 
 def register_localizer(family: LocalizerFamily) -> None:
@@ -147,7 +146,8 @@ def register_localizer(family: LocalizerFamily) -> None:
     def build(**config) -> Localizer:
         return Localizer(family, **config)
 
-    register(family.name, family.summary, kind="localizer", needs=("torch",), reduced=family.reduced)(build)
+    register(family.name, family.summary, kind="localizer", needs=("torch",),
+             module=family.build.__module__)(build)
 
 
 class Localizer:
@@ -393,7 +393,8 @@ def explain(m: np.ndarray, p: float, probs3: dict[str, float] | None, loc: Local
 
     h, w = m.shape
     flagged = m >= 0.5
-    head = f"{loc.name}: {p:.0%} likely manipulated or generated"
+    head = f"{loc.name}: " + (f"{p:.0%} likely manipulated or generated" if p is not None
+                                else "map only (the image-level score is not calibrated)")  # fmt: skip
     if probs3:
         head += " (" + ", ".join(f"{k} {v:.0%}" for k, v in probs3.items()) + ")"
     if not flagged.any():
