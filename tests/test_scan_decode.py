@@ -92,9 +92,16 @@ def test_scan_hands_the_detector_only_the_views_not_full_size_pictures(odd_image
 
 
 def test_whole_images_when_a_localizer_needs_them():
-    plan = DecodePlan.for_detector(StubDetector(), whole_image=True)
-    assert plan.extractors == () and plan.min_side is None and plan.views == {"clip": 224, "dct": 128}
+    assert DecodePlan.for_detector(StubDetector(), whole_image=True) == DecodePlan()
+    assert DecodePlan.for_detector(StubDetector()) == DecodePlan(extractors=("clip", "dct"))
     assert DecodePlan.for_detector(object()) == DecodePlan()
+
+
+def test_the_pipeline_call_gives_tiny_images_the_same_notes_and_verdict_as_scan(odd_images):
+    from fakescope.types import Verdict
+
+    row = Verdict.scored(StubDetector(), "one.png", 0.01, size=(1, 1))
+    assert row.verdict == "unsure" and any("clip view upscaled 224.0x" in n for n in row.notes)
 
 
 def test_clip_only_detectors_scan_large_jpegs_decoded_at_reduced_scale(odd_images):

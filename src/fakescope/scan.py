@@ -307,21 +307,17 @@ class DecodePlan:
 
     extractors: tuple[str, ...] = ()
     min_side: int | None = None
-    views: dict[str, int] = field(default_factory=dict)  # {view: side}, for the rows' notes
 
     @classmethod
     def for_detector(cls, detector, whole_image: bool = False) -> DecodePlan:
         """The plan for ``detector``: its extractors' inputs, or whole images if it has none or
         ``whole_image`` (a localizer also needs the picture)."""
-        from .features.extract import EXTRACTORS, decode_min_side, view_sides
+        from .features.extract import EXTRACTORS, decode_min_side
 
         names = tuple(getattr(detector, "extractors", ()) or ())
-        if not names or any(n not in EXTRACTORS for n in names):
+        if whole_image or not names or any(n not in EXTRACTORS for n in names):
             return cls()
-        views = view_sides(names)
-        if whole_image:
-            return cls(views=views)
-        return cls(extractors=names, min_side=decode_min_side(names), views=views)
+        return cls(extractors=names, min_side=decode_min_side(names))
 
 
 def _decode(path: str, plan: DecodePlan = DecodePlan()):
@@ -337,13 +333,6 @@ def _decode(path: str, plan: DecodePlan = DecodePlan()):
     return path, img, info, None
 
 
-def row_notes(info, plan: DecodePlan) -> list[str]:
-    """The conversions the loader made, then what the views do to an image of this size."""
-    from .features.views import size_notes
-
-    return [*info.conversions, *size_notes(info.width, info.height, plan.views)]
-
-
 def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | None = None, localizer=None,
               heatmaps: str | Path | None = None) -> Iterator[list[Verdict]]:  # fmt: skip
     """Yield verdicts batch by batch, in input order; errors become rows with ``error`` set.
@@ -351,13 +340,11 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
     Images are decoded, and reduced to what the detector's views read, on ``workers``
     threads (default: one per two CPU cores) up to two batches ahead of the detector.
     Rows note every conversion and any view that enlarged the image; an image too small
-    to judge (``features.views.MIN_JUDGED_SIDE``) gets the verdict ``unsure`` whatever its score.
+    to judge gets the verdict ``unsure`` whatever its score (``Verdict.scored``).
 
     With ``localizer`` and ``heatmaps``, each readable image also gets its manipulation map written
     there (map PNG and overlay) and its row the paths, the share flagged and an explanation.
     """
-    from .features.views import too_small_to_judge
-
     with_maps = localizer is not None and heatmaps is not None
     plan = DecodePlan.for_detector(detector, whole_image=with_maps)
     decode = partial(_decode, plan=plan)
@@ -387,12 +374,7 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
                 if err is not None:
                     rows.append(Verdict.failed(detector, p, err))
                     continue
-                info = infos[p]
-                row = Verdict.scored(detector, p, by_path[p], info)
-                row.notes = row_notes(info, plan)
-                if too_small_to_judge(info.width, info.height):
-                    row.verdict = "unsure"  # whatever the score: the views are mostly interpolation
-                rows.append(row)
+                rows.append(Verdict.scored(detector, p, by_path[p], infos[p]))
             if with_maps:
                 images = {p: img for p, img, _ in good}
                 for row in rows:

@@ -44,14 +44,24 @@ class Verdict:
             path: how the image is named in the result.
             p_fake: the detector's calibrated probability.
             info: the loader's :class:`~fakescope.io.ImageInfo`: the file's size, format and every
-                conversion made to its pixels (the ``notes``).
+                conversion made to its pixels (the ``notes``, followed by what the detector's views
+                did to an image of that size: ``features.views.size_notes``; an image too small to
+                judge gets the verdict ``unsure`` whatever its score).
             size: (width, height) when there is no file (an in-memory image).
         """
         p = float(p_fake)
         width, height = (info.width, info.height) if info is not None else (size or (None, None))
-        return cls(path=path, p_fake=round(p, 6), verdict=detector.verdict_of(p), detector=detector.name,
+        notes, verdict = list(info.conversions) if info is not None else [], detector.verdict_of(p)
+        if width and height:
+            # What the detector's views did to an image of this size; too few pixels: unsure.
+            from .features.extract import view_sides
+            from .features.views import size_notes, too_small_to_judge
+
+            notes += size_notes(width, height, view_sides(getattr(detector, "extractors", ())))
+            verdict = "unsure" if too_small_to_judge(width, height) else verdict
+        return cls(path=path, p_fake=round(p, 6), verdict=verdict, detector=detector.name,
                    width=width, height=height, format=info.format if info is not None else None,
-                   notes=list(info.conversions) if info is not None else [])  # fmt: skip
+                   notes=notes)  # fmt: skip
 
     @classmethod
     def failed(cls, detector, path: str, reason: str) -> Verdict:

@@ -99,7 +99,7 @@ def decode_min_side(names: list[str] | tuple[str, ...]) -> int | None:
 
 def view_sides(names: list[str] | tuple[str, ...]) -> dict[str, int]:
     """``{extractor: side}`` of the square views the named extractors take (for ``views.size_notes``)."""
-    return {name: EXTRACTORS[name].view_side for name in names if EXTRACTORS[name].view_side}
+    return {name: EXTRACTORS[name].view_side for name in names if name in EXTRACTORS and EXTRACTORS[name].view_side}
 
 
 def _clip_batch(images):
