@@ -188,7 +188,7 @@ def _default_or_skip():
 
 
 def test_localization_benchmark_writes_the_table_and_resumes(shared_data, needs_weights, tmp_path):
-    from fakescope.evaluate.benchmark import localization_benchmark
+    from fakescope.evaluation.benchmark import localization_benchmark
 
     out = tmp_path / "B.md"
     logs = []

@@ -7,8 +7,8 @@ from PIL import Image
 
 from fakescope.data.manifest import Manifest, Sample
 from fakescope.data.perturb import Matched
-from fakescope.evaluate.protocols import cross_validate, shortcut_cv, summarize
-from fakescope.evaluate.report import write_report
+from fakescope.evaluation.protocols import cross_validate, shortcut_cv, summarize
+from fakescope.evaluation.report import write_report
 from tests.conftest import natural_image
 
 
@@ -73,7 +73,7 @@ def test_cross_validation_holds_out_whole_sources(synthetic_manifest, tmp_path):
 def test_summarize_reports_partial_edits_apart(synthetic_manifest):
     m = Manifest.read(synthetic_manifest)
     m.samples[0].label = "partial"
-    from fakescope.evaluate.protocols import Predictions
+    from fakescope.evaluation.protocols import Predictions
 
     p = np.linspace(0, 1, len(m))
     s = summarize(Predictions(m, p, "x", "test"))
@@ -86,7 +86,7 @@ def test_unreadable_images_are_counted_not_scored(tmp_path):
     (tmp_path / "bad.png").write_text("nope")
     m = Manifest([Sample(path="ok.png", label="real", source="s"), Sample(path="bad.png", label="fake", source="s")],
                  root=tmp_path)  # fmt: skip
-    from fakescope.features.extract import extract
+    from fakescope.extraction import extract
 
     errors = []
     feats, ok = extract(m, ["dct"], on_error=lambda p, r: errors.append((p, r)))

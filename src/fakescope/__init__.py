@@ -19,7 +19,7 @@ _LAZY = {
     "create_detector": ("fakescope.registry", "create"),
     "list_detectors": ("fakescope.registry", "list_detectors"),
     "scan": ("fakescope.scan", "scan"),
-    "evaluate": ("fakescope.evaluate.protocols", "cross_validate"),
+    "evaluate": ("fakescope.evaluation.protocols", "cross_validate"),
     "Manifest": ("fakescope.data.manifest", "Manifest"),
     "Sample": ("fakescope.data.manifest", "Sample"),
     "Verdict": ("fakescope.types", "Verdict"),

@@ -86,9 +86,9 @@ def evaluate_command(
     settings: list[str] = typer.Option([], "--set", help="Config override key=value for cross-validated training."),
 ):
     """Evaluate with group-held-out protocols, the shortcut audit beside every result."""
-    from ..evaluate.protocols import cross_validate, holdout, shortcut_cv, summarize
-    from ..evaluate.report import fmt as _f
-    from ..evaluate.report import write_report
+    from ..evaluation.protocols import cross_validate, holdout, shortcut_cv, summarize
+    from ..evaluation.report import fmt as _f
+    from ..evaluation.report import write_report
     from ..models import load_detector
     from ..registry import list_detectors
 

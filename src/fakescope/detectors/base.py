@@ -29,10 +29,11 @@ from PIL import Image
 
 from ..data.manifest import Manifest
 from ..data.splits import group_kfold, stratified_folds
-from ..features.extract import EXTRACTORS, extract
+from ..extraction import extract
+from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
 from ..types import Card, NotFittedError, Verdict, strict_config
-from ..evaluate.metrics import safe_auc as _auc
+from ..metrics import safe_auc as _auc
 from .heads import Head, PlattCalibrator
 
 FORMAT_VERSION = 1

@@ -24,7 +24,7 @@ from ..data.perturb import Matched
 from ..data.splits import group_kfold, group_of
 from ..detectors.base import paired_sources, source_weights
 from ..registry import create
-from .metrics import binary_metrics
+from ..metrics import binary_metrics
 from .shortcut import ShortcutModel, metadata
 
 

@@ -252,7 +252,7 @@ def select(results: dict, manifest: Manifest) -> None:
 def training_free_scores(results: dict, manifest: Manifest) -> dict:
     """For training-free detectors: the AUC of the raw score over all images, with no folds and no
     calibration (pooled fold results hide a score's own ranking behind per-fold base rates)."""
-    from ..evaluate.metrics import safe_auc
+    from ..metrics import safe_auc
     from ..registry import create
 
     out = {}
