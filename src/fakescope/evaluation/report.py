@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 METRIC_COLUMNS = ["auc", "ap", "accuracy", "precision", "recall", "specificity", "f1", "eer", "tpr@1%fpr", "ece"]
@@ -52,3 +53,49 @@ def write_report(summary: dict, directory: str | Path, shortcut: dict | None = N
     md = directory / f"{stem}.md"
     md.write_text(f"# fakescope evaluation: {summary['detector']}\n\n" + summary_markdown(summary, shortcut))
     return [js, md]
+
+
+@dataclass
+class EvaluationReport:
+    """What :func:`fakescope.evaluate` returns: a detector's metrics and the shortcut audit beside them.
+
+    Attributes:
+        result: the :func:`~fakescope.evaluation.protocols.summarize` dict of the detector
+            (``detector``, ``protocol``, ``overall``, ``by_source``, ``by_family``,
+            ``by_generator``, ``partial_edits``, ...).
+        shortcut_audit: the same summary for the file-property model under the same folds.
+    """
+
+    result: dict
+    shortcut_audit: dict
+
+    @property
+    def detector(self) -> str:
+        return self.result["detector"]
+
+    @property
+    def protocol(self) -> str:
+        return self.result["protocol"]
+
+    @property
+    def overall(self) -> dict:
+        """Metrics over every scored real and fully generated image."""
+        return self.result["overall"]
+
+    def to_dict(self) -> dict:
+        """The content of ``report.json``."""
+        return {"result": self.result, "shortcut_audit": self.shortcut_audit}
+
+    def markdown(self) -> str:
+        """The content of ``report.md``."""
+        return f"# fakescope evaluation: {self.detector}\n\n" + summary_markdown(self.result, self.shortcut_audit)
+
+    def headline(self) -> str:
+        """One line: the detector, its protocol, AUC, AP, accuracy, ECE and the shortcut audit's AUC."""
+        o, s = self.overall, self.shortcut_audit["overall"]
+        return (f"{self.detector} [{self.protocol}]: AUC {fmt(o.get('auc'))}, AP {fmt(o.get('ap'))}, "
+                f"accuracy {fmt(o.get('accuracy'))}, ECE {fmt(o.get('ece'))}; shortcut audit AUC {fmt(s.get('auc'))}")  # fmt: skip
+
+    def write(self, directory: str | Path, stem: str = "report") -> list[Path]:
+        """Write ``<stem>.json`` and ``<stem>.md`` into ``directory``; returns their paths."""
+        return write_report(self.result, directory, self.shortcut_audit, stem)
