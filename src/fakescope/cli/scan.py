@@ -119,7 +119,8 @@ class _Progress:
 
 def localize_command(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), glob patterns or manifests."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder for the maps, overlays and localize.jsonl."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for the maps, overlays and localize.jsonl; a rerun "
+                             "resumes (images already in localize.jsonl are skipped)."),  # fmt: skip
     localizer: str = typer.Option("default", "--localizer", "-l", help="Shipped name or trained-localizer folder."),
 ):
     """Run a localizer: where was each image manipulated? Writes a map, an overlay and a JSONL row per image."""
@@ -127,7 +128,7 @@ def localize_command(
 
     from ..io import ImageLoadError, open_image
     from ..models import load_localizer_model
-    from ..scan import expand_inputs, localization_fields
+    from ..scan import _ensure_newline, done_paths, expand_inputs, localization_fields
 
     try:
         loc = load_localizer_model(localizer)
@@ -137,9 +138,14 @@ def localize_command(
     if not paths:
         raise fail("no images found in the given inputs")
     out.mkdir(parents=True, exist_ok=True)
+    rows_file = out / "localize.jsonl"
+    # Like `scan --out`: a rerun (after an interruption, or with more inputs) adds only what is missing.
+    done = done_paths(rows_file)
+    todo = [p for p in paths if p not in done]
+    _ensure_newline(rows_file)
     ok = bad = 0
-    with open(out / "localize.jsonl", "a", encoding="utf-8") as fh:
-        for path in paths:
+    with open(rows_file, "a", encoding="utf-8") as fh:
+        for path in todo:
             try:
                 img, _ = open_image(path)
             except ImageLoadError as exc:
@@ -150,7 +156,7 @@ def localize_command(
                 ok += 1
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
             fh.flush()
-    err.print(f"{ok} localized, {bad} unreadable, with {loc.name} (setup {loc.config.setup}); results: "
-              f"{out / 'localize.jsonl'}", highlight=False)  # fmt: skip
+    err.print(f"{ok} localized, {bad} unreadable, {len(paths) - len(todo)} already done, with {loc.name} "
+              f"(setup {loc.config.setup}); results: {rows_file}", highlight=False)  # fmt: skip
     if ok == 0 and bad:
         raise typer.Exit(1)
