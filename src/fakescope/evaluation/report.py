@@ -46,13 +46,8 @@ def summary_markdown(summary: dict, shortcut: dict | None = None, title: str | N
 
 
 def write_report(summary: dict, directory: str | Path, shortcut: dict | None = None, stem: str = "report") -> list[Path]:
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    js = directory / f"{stem}.json"
-    js.write_text(json.dumps({"result": summary, "shortcut_audit": shortcut}, indent=2, default=str))
-    md = directory / f"{stem}.md"
-    md.write_text(f"# fakescope evaluation: {summary['detector']}\n\n" + summary_markdown(summary, shortcut))
-    return [js, md]
+    """Write one evaluation as ``<stem>.json`` and ``<stem>.md`` (see :meth:`EvaluationReport.write`)."""
+    return EvaluationReport(summary, shortcut).write(directory, stem)
 
 
 @dataclass
@@ -63,11 +58,11 @@ class EvaluationReport:
         result: the :func:`~fakescope.evaluation.protocols.summarize` dict of the detector
             (``detector``, ``protocol``, ``overall``, ``by_source``, ``by_family``,
             ``by_generator``, ``partial_edits``, ...).
-        shortcut_audit: the same summary for the file-property model under the same folds.
+        shortcut_audit: the same summary for the file-property model under the same folds (None: not run).
     """
 
     result: dict
-    shortcut_audit: dict
+    shortcut_audit: dict | None
 
     @property
     def detector(self) -> str:
@@ -92,10 +87,15 @@ class EvaluationReport:
 
     def headline(self) -> str:
         """One line: the detector, its protocol, AUC, AP, accuracy, ECE and the shortcut audit's AUC."""
-        o, s = self.overall, self.shortcut_audit["overall"]
+        o, s = self.overall, (self.shortcut_audit or {}).get("overall", {})
         return (f"{self.detector} [{self.protocol}]: AUC {fmt(o.get('auc'))}, AP {fmt(o.get('ap'))}, "
                 f"accuracy {fmt(o.get('accuracy'))}, ECE {fmt(o.get('ece'))}; shortcut audit AUC {fmt(s.get('auc'))}")  # fmt: skip
 
     def write(self, directory: str | Path, stem: str = "report") -> list[Path]:
         """Write ``<stem>.json`` and ``<stem>.md`` into ``directory``; returns their paths."""
-        return write_report(self.result, directory, self.shortcut_audit, stem)
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        js, md = directory / f"{stem}.json", directory / f"{stem}.md"
+        js.write_text(json.dumps(self.to_dict(), indent=2, default=str))
+        md.write_text(self.markdown())
+        return [js, md]
