@@ -49,7 +49,14 @@ def shipped_localizers() -> list[str]:
 
 
 def load_localizer_model(name_or_path: str | Path = DEFAULT):
-    """Load a trained localizer: a shipped name (``"default"``) or a folder written by its ``save``."""
+    """Load a trained localizer: a shipped name (``"default"``) or a folder written by its ``save``
+    (public as ``fakescope.load_localizer``). Its ``localize(image)`` returns the map, the image-level
+    probability, the share flagged and an explanation.
+
+    Raises:
+        ImportError: PyTorch is not installed (the ``torch`` extra).
+        KeyError: unknown name, or a family without shipped weights; the message says what exists.
+    """
     import importlib.util
 
     from .localize import list_localizers, load_localizer

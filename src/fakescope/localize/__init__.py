@@ -29,6 +29,7 @@ _LOCALIZERS: dict[str, dict] = {
 
 
 def list_localizers() -> list[str]:
+    """Names of the registered localizer families, sorted (``fakescope train NAME`` trains one)."""
     return sorted(_LOCALIZERS)
 
 
