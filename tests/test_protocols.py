@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 from PIL import Image
 
 from fakescope.data.manifest import Manifest, Sample
@@ -92,3 +95,21 @@ def test_unreadable_images_are_counted_not_scored(tmp_path):
     feats, ok = extract(m, ["dct"], on_error=lambda p, r: errors.append((p, r)))
     assert ok.tolist() == [True, False]
     assert errors and "bad.png" in errors[0][0]
+
+
+def test_card_evidence_takes_this_detector_and_recipe_only(tmp_path):
+    from fakescope.evaluation.benchmark import card_evidence
+
+    def run(det, recipe, protocol, auc):
+        return {"detector": det, "recipe": recipe,
+                "summary": {"protocol": protocol, "overall": {"auc": auc}, "by_source": {}}}  # fmt: skip
+
+    path = tmp_path / "BENCHMARKS.json"
+    path.write_text(json.dumps({"generated": "today", "runs": [
+        run("univfd", "paired", "loso", 0.7), run("univfd", "all", "loso", 0.6), run("dct-linear", "paired", "loso", 0.5),
+        run("univfd", "paired", "logo", 0.65)]}))  # fmt: skip
+    ev = card_evidence(path, "univfd", "paired")
+    assert ev["source"] == f"{path} (today)"
+    assert {k: v["overall"]["auc"] for k, v in ev["results"].items()} == {"loso": 0.7, "logo": 0.65}
+    with pytest.raises(ValueError, match="no results for fusion with the 'paired' recipe"):
+        card_evidence(path, "fusion", "paired")

@@ -23,9 +23,9 @@ merging parts), ``choose`` (the default), ``render`` (the Markdown page and the 
 from .choose import select
 from .evidence import card_evidence
 from .plan import MATCHED, PROTOCOLS
-from .render import render, write_page
+from .render import write_page
 from .run import localization_benchmark, merge_parts, refresh_throughput, rerender, run_benchmark
 from .throughput import measure_throughput
 
 __all__ = ["MATCHED", "PROTOCOLS", "card_evidence", "localization_benchmark", "measure_throughput", "merge_parts",
-           "refresh_throughput", "render", "rerender", "run_benchmark", "select", "write_page"]
+           "refresh_throughput", "rerender", "run_benchmark", "select", "write_page"]

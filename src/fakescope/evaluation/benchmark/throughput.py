@@ -1,4 +1,4 @@
-"""Scan throughput and memory of the shipped default detector, measured on a fresh process."""
+"""Scan throughput and memory of the shipped default detector, measured in a fresh process."""
 
 from __future__ import annotations
 
