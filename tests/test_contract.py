@@ -8,14 +8,16 @@ import json
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from fakescope.data.manifest import Manifest
 from fakescope.detectors.base import load
 from fakescope.registry import create, entry, list_detectors
+from fakescope.types import NotFittedError
 from tests.conftest import natural_image, upsampled_image, write_synthetic_dataset
 
 FAST = {"n_aug": 1, "calib_folds": 2}
-NARROW = {"arch_kw": {"width": 8}}
+NARROW = {"width": 8}
 HEAD = {
     "dct-cnn": {"epochs": 3, "width": 8},
     # end-to-end networks at the smallest size that still trains: the contract, not accuracy
@@ -23,7 +25,7 @@ HEAD = {
     "mesoinception4": {"epochs": 2},
     "defake": {"epochs": 1, **NARROW},
     "gramnet": {"epochs": 1, **NARROW},
-    "resynthesis": {"epochs": 1, "restorer_epochs": 1, "arch_kw": {"width": 8, "classifier_width": 8}},
+    "resynthesis": {"epochs": 1, "restorer_epochs": 1, "width": 8, "classifier_width": 8},
     "cnnf": {"epochs": 1},
     "cnnf-effnet": {"epochs": 1},
     "patch-forensics": {"epochs": 1},
@@ -54,8 +56,12 @@ def test_registry_contract(name, data, tmp_path, request):
         request.getfixturevalue("needs_weights")
     train, test = data
     det = _build(name)
+    with pytest.raises(NotFittedError):
+        det.predict_proba([Image.new("RGB", (64, 64))])
+    before = set(vars(det))
     assert det.fit(train) is det
-    assert det.head_.__class__.__name__  # fitted state ends in _
+    learned = set(vars(det)) - before
+    assert learned and all(k.endswith("_") for k in learned), learned  # __init__ stores, fit learns into x_
     paths = [str(s.file) for s in test]
     verdicts = det(paths)
     p = np.array([v.p_fake for v in verdicts])
@@ -80,7 +86,7 @@ def test_registry_contract(name, data, tmp_path, request):
 def test_saved_detector_refuses_a_damaged_head(data, tmp_path):
     det = _build("dct-linear").fit(data[0])
     det.save(tmp_path / "d")
-    head = tmp_path / "d" / "head.npz"
+    head = tmp_path / "d" / "weights.npz"
     head.write_bytes(head.read_bytes()[:-10] + b"0123456789")
     with pytest.raises(ValueError, match="sha256 does not match"):
         load(tmp_path / "d")
@@ -95,6 +101,30 @@ def test_paired_recipe_drops_single_class_sources(tmp_path):
     assert "only-real" in det.not_trained_on_
     det_all = create("dct-linear", n_aug=0, calib_folds=2, sources="all").fit(m)
     assert "only-real" in det_all.trained_on_["sources"]
+
+
+def test_paired_sources_is_computed_once_per_fit(tmp_path, monkeypatch):
+    import fakescope.detectors.base as base
+
+    calls = []
+    real = base.paired_sources
+    monkeypatch.setattr(base, "paired_sources", lambda m: calls.append(1) or real(m))
+    m = Manifest.read(write_synthetic_dataset(tmp_path, n_per_class=4, sources=("alpha", "beta")))
+    create("dct-linear", n_aug=0, calib_folds=2).fit(m)
+    assert len(calls) == 1  # not once per sample
+
+
+def test_saved_models_refuse_unknown_format_versions_and_the_wrong_kind(data, tmp_path):
+    from fakescope.saved import load as load_saved
+
+    det = _build("dct-linear").fit(data[0])
+    det.save(tmp_path / "d")
+    with pytest.raises(ValueError, match="a saved detector, not a localizer"):
+        load_saved(tmp_path / "d", kind="localizer")
+    meta = json.loads((tmp_path / "d" / "card.json").read_text())
+    (tmp_path / "d" / "card.json").write_text(json.dumps({**meta, "format_version": 99}))
+    with pytest.raises(ValueError, match="format version 99"):
+        load(tmp_path / "d")
 
 
 def test_nearest_neighbour_head_defining_property():

@@ -23,7 +23,7 @@ def test_default_detector_matches_golden_outputs(needs_weights):
     det = load_detector("default")
     files = sorted(SAMPLES.glob("*.jpg"))
     got = {f.name: v.p_fake for f, v in zip(files, det([str(f) for f in files]))}
-    head_sha = sha256_of(SAMPLES.parent / "src" / "fakescope" / "trained" / "default" / "head.npz")
+    head_sha = sha256_of(SAMPLES.parent / "src" / "fakescope" / "trained" / "default" / "weights.npz")
     if os.environ.get("UPDATE_GOLDEN"):
         new = {"head_sha256": head_sha, "p_fake": got}
         diff = golden_diff(json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}, new)

@@ -3,7 +3,7 @@
 From the bottom: ``metrics`` (pure functions of labels and scores) and ``features``
 (image -> array functions, views); ``data`` (manifests, perturbations, synthesis; may
 use features); ``extraction`` (batch extraction over a manifest, the feature cache);
-``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks); ``cli``.
+``train`` (what every family shares); ``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks); ``cli``.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ FORBIDDEN = {
              "fakescope.cli", "fakescope.models", "fakescope.scan"],
     "extraction": ["fakescope.detectors", "fakescope.localize", "fakescope.evaluation", "fakescope.cli",
                    "fakescope.models", "fakescope.scan"],
+    "train": ["fakescope.detectors", "fakescope.localize", "fakescope.evaluation", "fakescope.cli",
+              "fakescope.models", "fakescope.scan"],
     "detectors": ["fakescope.evaluation", "fakescope.cli"],
     "localize": ["fakescope.evaluation", "fakescope.cli"],
     "evaluation": ["fakescope.cli"],

@@ -15,8 +15,13 @@ torch = pytest.importorskip("torch")
 
 from fakescope.data.manifest import Manifest, Sample  # noqa: E402
 from fakescope.localize import create_localizer, list_localizers, load_localizer  # noqa: E402
-from fakescope.localize import nets  # noqa: E402
+from fakescope.localize.attention import soft_max_pool  # noqa: E402
 from fakescope.localize.base import dice_loss, explain  # noqa: E402
+from fakescope.localize.dadf import DADFLocalizer  # noqa: E402
+from fakescope.localize.gradcam import CAMClassifier, grad_cam  # noqa: E402
+from fakescope.localize.mau_net import MultiAttentionUNet, fft_magnitude  # noqa: E402
+from fakescope.localize.patches import PatchLocalizer  # noqa: E402
+from fakescope.localize.sida import SIDAHead  # noqa: E402
 
 
 def _dataset(root, n=6, seed=0):
@@ -66,6 +71,47 @@ def test_every_localizer_trains_under_every_setup(name, setup, data, tmp_path):
     assert np.allclose(again.localize(img)["map"], res["map"], atol=1e-5)
 
 
+def _easy_edit(rng, size=64):
+    """A smooth photo-like image with a square of coarse random noise pasted in, and its mask: an edit that
+    any localizer worth the name must find."""
+    img = np.asarray(natural_image(rng, size)).copy()
+    side = size // 16 * 5  # 20 px at 64
+    y0, x0 = rng.integers(0, size - side, size=2)
+    noise = rng.integers(0, 256, (side // 2, side // 2, 3), dtype=np.uint8).repeat(2, 0).repeat(2, 1)
+    img[y0 : y0 + side, x0 : x0 + side] = noise[:side, :side]
+    mask = np.zeros((size, size), np.uint8)
+    mask[y0 : y0 + side, x0 : x0 + side] = 255
+    return Image.fromarray(img), mask
+
+
+@pytest.fixture(scope="module")
+def easy(tmp_path_factory):
+    root = tmp_path_factory.mktemp("easy")
+    rng = np.random.default_rng(7)
+    samples = []
+    for i in range(16):
+        natural_image(rng, 64).save(root / f"r{i}.png")
+        img, mask = _easy_edit(rng)
+        img.save(root / f"p{i}.png")
+        Image.fromarray(mask).save(root / f"p{i}.mask.png")
+        samples += [Sample(path=f"r{i}.png", label="real", source="s"),
+                    Sample(path=f"p{i}.png", label="partial", source="s", mask=f"p{i}.mask.png")]  # fmt: skip
+    test = [_easy_edit(rng) for _ in range(4)]
+    return Manifest.read(Manifest(samples, root=root).write(root / "manifest.csv")), test
+
+
+@pytest.mark.parametrize("name", list_localizers())
+def test_every_trained_localizer_maps_an_easy_edit_higher_inside_than_outside(name, easy):
+    # A model that outputs a constant map, or one that flags everything, fails this.
+    train, test = easy
+    loc = create_localizer(name, setup="C", epochs=8, width=8, crop=64, batch=8, crops_per_image=2).fit(train)
+    gaps = []
+    for img, mask in test:
+        m = loc.localize(img)["map"]
+        gaps.append(m[mask > 0].mean() - m[mask == 0].mean())
+    assert np.mean(gaps) > 0.1, (name, gaps)
+
+
 def test_localizer_refuses_unknown_setup_and_damaged_weights(data, tmp_path):
     with pytest.raises(ValueError, match="setup"):
         create_localizer("patches", setup="D")
@@ -78,38 +124,45 @@ def test_localizer_refuses_unknown_setup_and_damaged_weights(data, tmp_path):
 
 
 def test_grad_cam_is_a_non_negative_map_of_the_input_size():
-    net = nets.CAMClassifier(width=8).eval()
-    cam = nets.grad_cam(net, torch.rand(2, 3, 64, 48))
+    net = CAMClassifier(width=8).eval()
+    cam = grad_cam(net, torch.rand(2, 3, 64, 48))
     assert cam.shape == (2, 64, 48) and cam.min() >= 0 and cam.max() <= 1
     assert all(p.grad is None for p in net.parameters())  # the map leaves no gradients behind
 
 
-def test_patch_localizer_image_score_is_the_mean_patch_score():
-    net = nets.PatchLocalizer(width=8).eval()
-    out = net(torch.rand(1, 3, 64, 64))
-    assert torch.allclose(out["image"], out["mask"].mean(dim=(1, 2, 3)))
+def test_patch_localizer_scores_are_local():
+    # Patch-Forensics' premise: each score sees a small patch. A change in one corner moves the nearby
+    # patch scores and leaves the far ones exactly as they were.
+    torch.manual_seed(0)
+    net = PatchLocalizer(width=8).eval()
+    x = torch.rand(1, 3, 64, 64)
+    y = x.clone()
+    y[:, :, :8, :8] = 1 - y[:, :, :8, :8]
+    with torch.no_grad():
+        diff = (net(y)["mask"] - net(x)["mask"]).abs()[0, 0]  # (16, 16) at stride 4
+    assert diff[:2, :2].max() > 0 and diff[6:, 6:].max() == 0
 
 
 def test_attention_image_logit_follows_the_mask_maximum():
     m = torch.full((2, 1, 8, 8), -5.0)
     m[1, 0, 3, 3] = 6.0  # one confident spot
-    s = nets.soft_max_pool(m)
+    s = soft_max_pool(m)
     assert s[0] < 0 < s[1]
     assert torch.all(s <= m.flatten(1).amax(1) + 1e-6)
 
 
 def test_mau_net_has_an_fft_branch_and_full_resolution_masks():
     x = torch.rand(1, 3, 64, 64)
-    const = nets.fft_magnitude(torch.full((1, 3, 32, 32), 0.5))
+    const = fft_magnitude(torch.full((1, 3, 32, 32), 0.5))
     blocks = const.reshape(1, 1, 2, 16, 2, 16)
     assert torch.allclose(blocks[..., 0, :, 0], torch.log1p(torch.tensor(0.5 * 256)).expand(1, 1, 2, 2))
     assert (blocks.sum() - blocks[..., 0, :, 0].sum()).abs() < 1e-3  # only the DC term of each block
-    out = nets.MultiAttentionUNet(width=8)(x)
+    out = MultiAttentionUNet(width=8)(x)
     assert out["mask"].shape[-1] == 32 and out["image"].shape == (1,)
 
 
 def test_sida_has_three_classes_and_dice():
-    out = nets.SIDAHead(width=8)(torch.rand(2, 3, 64, 64))
+    out = SIDAHead(width=8)(torch.rand(2, 3, 64, 64))
     assert out["classes"].shape == (2, 3)
     target = torch.zeros(1, 1, 8, 8)
     target[..., :4, :] = 1
@@ -118,7 +171,7 @@ def test_sida_has_three_classes_and_dice():
 
 
 def test_dadf_attention_is_the_feature_change_under_noise():
-    net = nets.DADFLocalizer(width=8, noise=0.0).eval()
+    net = DADFLocalizer(width=8, noise=0.0).eval()
     with torch.no_grad():
         _, att = net.attention(torch.rand(1, 3, 64, 64))
     assert att.abs().max() == 0  # no noise, no change, no attention
@@ -205,13 +258,13 @@ def test_localization_benchmark_writes_the_table_and_resumes(shared_data, needs_
 
 
 def test_shipped_default_localizer_maps_the_samples():
-    from fakescope.models import load_localizer_model, shipped_localizers
+    from fakescope.models import load_localizer, shipped_localizers
     from tests.conftest import SAMPLES
 
     assert "default" in shipped_localizers()
-    loc = load_localizer_model("default")
+    loc = load_localizer("default")
     card = loc.card
-    assert card["config"]["setup"] == "C" and card["metrics"]["real_partial_edits"]["n"] > 0
+    assert card.kind == "localizer" and card.config["setup"] == "C" and card.metrics["real_partial_edits"]["n"] > 0
     img = Image.open(next(SAMPLES.glob("*.jpg"))).convert("RGB")
     res = loc.localize(img)
     assert res["map"].shape == (img.size[1], img.size[0])

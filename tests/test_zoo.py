@@ -10,8 +10,19 @@ from tests.conftest import natural_image
 
 torch = pytest.importorskip("torch")
 
-from fakescope.detectors import nets  # noqa: E402
-from fakescope.detectors.cnn import NetHead, blur_jpeg, self_blend_batch  # noqa: E402
+from fakescope.detectors.backbones import EfficientNetLite0, mobilenet_v2, resnet18  # noqa: E402
+from fakescope.detectors.cnnf import blur_jpeg  # noqa: E402
+from fakescope.detectors.fsbi import FSBINet, haar_dwt, self_blend_batch  # noqa: E402
+from fakescope.detectors.gramnet import GramNet, gram_matrix  # noqa: E402
+from fakescope.detectors.meso import Meso4, MesoInception4  # noqa: E402
+from fakescope.detectors.patch_forensics import PatchForensics  # noqa: E402
+from fakescope.detectors.resynthesis import Resynthesis, degrade  # noqa: E402
+from fakescope.registry import create  # noqa: E402
+
+
+def _head(name, **params):
+    """The network head of a registered network detector, with ``params`` as its settings."""
+    return create(name).make_head(params)
 
 
 def _crops(n, seed=0, size=128):
@@ -24,31 +35,41 @@ def test_mesonet_sizes_match_the_paper():
     def count(m):
         return sum(p.numel() for p in m.parameters() if p.requires_grad)
 
-    assert count(nets.Meso4(256)) == 27_977
-    assert count(nets.MesoInception4(256)) == 28_615
+    assert count(Meso4(256)) == 27_977
+    assert count(MesoInception4(256)) == 28_615
 
 
 def test_defake_image_branch_is_resnet18():
-    assert sum(p.numel() for p in nets.resnet18().parameters()) == 11_177_025  # ResNet-18 with one output
+    assert sum(p.numel() for p in resnet18().parameters()) == 11_177_025  # ResNet-18 with one output
 
 
 def test_gram_matrix_ignores_where_textures_are():
+    torch.manual_seed(0)
     f = torch.randn(2, 5, 8, 8)
     perm = torch.randperm(64)
     shuffled = f.reshape(2, 5, 64)[:, :, perm].reshape(2, 5, 8, 8)
-    assert torch.allclose(nets.gram_matrix(f), nets.gram_matrix(shuffled), atol=1e-5)
-    g = nets.gram_matrix(f)
-    assert torch.allclose(g, g.transpose(1, 2)) and g.shape == (2, 5, 5)
+    assert torch.allclose(gram_matrix(f), gram_matrix(shuffled), atol=1e-5)
+    g = gram_matrix(f)
+    assert torch.allclose(g, g.transpose(1, 2), atol=1e-6) and g.shape == (2, 5, 5)
 
 
 def test_gramnet_reads_gram_statistics_at_several_depths():
-    net = nets.GramNet(width=8)
-    assert len(net.grams) == 6  # input, stem, and the four stages
-    assert net(torch.randn(2, 3, 64, 64)).shape == (2,)
+    torch.manual_seed(0)
+    net = GramNet(width=8).eval()
+    x = torch.rand(2, 3, 64, 64)
+    # The input-level feature is a texture statistic: shuffling where the pixels are does not change it.
+    perm = torch.randperm(64 * 64)
+    shuffled = x.reshape(2, 3, -1)[:, :, perm].reshape(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.allclose(net.grams[0](x), net.grams[0](shuffled), atol=1e-4)
+    # ... and the logit depends on the Gram statistics of every depth: each block receives a gradient.
+    net(x).sum().backward()
+    for i, block in enumerate(net.grams):
+        assert block.reduce.weight.grad.abs().sum() > 0, f"Gram block {i} does not reach the logit"
 
 
 def test_patch_forensics_image_score_is_the_mean_of_local_patch_scores():
-    net = nets.PatchForensics(pretrained=False).eval()
+    net = PatchForensics(pretrained=False).eval()
     x = torch.randn(1, 3, 128, 128)
     with torch.no_grad():
         patches = net.patch_logits(x)
@@ -63,10 +84,10 @@ def test_patch_forensics_image_score_is_the_mean_of_local_patch_scores():
 
 def test_haar_dwt_is_orthonormal_and_separates_the_mean():
     x = torch.randn(2, 3, 16, 16)
-    d = nets.haar_dwt(x)
+    d = haar_dwt(x)
     assert d.shape == (2, 12, 8, 8)
     assert torch.allclose((d**2).sum(), (x**2).sum(), rtol=1e-5)  # energy preserved
-    const = nets.haar_dwt(torch.full((1, 3, 8, 8), 0.5))
+    const = haar_dwt(torch.full((1, 3, 8, 8), 0.5))
     bands = const.reshape(1, 3, 4, 4, 4)
     assert torch.allclose(bands[:, :, 0], torch.ones(1, 3, 4, 4))  # LL = 2 * mean for a constant
     assert bands[:, :, 1:].abs().max() == 0  # no detail in a constant image
@@ -74,11 +95,11 @@ def test_haar_dwt_is_orthonormal_and_separates_the_mean():
 
 def test_resynthesis_restorers_learn_from_real_images_only():
     X, y = _crops(8, seed=1, size=32), np.array([0, 0, 0, 0, 1, 1, 1, 1])
-    params = dict(epochs=1, restorer_epochs=1, batch=4, arch_kw={"width": 4, "classifier_width": 4})
-    a = NetHead("resynthesis", **params).fit(X, y)
+    params = dict(epochs=1, restorer_epochs=1, batch=4, width=4, classifier_width=4)
+    a = _head("resynthesis", **params).fit(X, y)
     X2 = X.copy()
     X2[y == 1] = 255 - X2[y == 1]  # change only the fakes
-    b = NetHead("resynthesis", **params).fit(X2, y)
+    b = _head("resynthesis", **params).fit(X2, y)
     for k in a.params_:
         if k.startswith("restorers."):
             assert np.array_equal(a.params_[k], b.params_[k]), k
@@ -87,10 +108,33 @@ def test_resynthesis_restorers_learn_from_real_images_only():
 
 def test_resynthesis_degradations():
     x = torch.rand(1, 3, 16, 16)
-    col = nets.degrade(x, "colour")
+    col = degrade(x, "colour")
     assert torch.allclose(col[:, 0], col[:, 1]) and torch.allclose(col[:, 1], col[:, 2])
-    sr = nets.degrade(x, "sr")
+    sr = degrade(x, "sr")
     assert sr.shape == x.shape and not torch.allclose(sr, x)
+
+
+def test_resynthesis_restorers_are_trained_to_undo_exactly_the_degradation_they_see(monkeypatch):
+    # Stage 1's objective: an ideal restorer (one that returns the clean crop) has zero loss. That holds only
+    # if the input and the target of each batch carry the same degradation (the same noise draw).
+    import fakescope.train.loop as loop
+
+    captured = {}
+    monkeypatch.setattr(loop, "fit", lambda net, batches, loss, **kw: captured.update(batches=batches, loss=loss))
+    head = _head("resynthesis", restorer_epochs=1, batch=4, width=4, classifier_width=4)
+    net = head.build(pretrained=False)
+    net.prepare(_crops(8, seed=5, size=32), head)
+    x = next(iter(captured["batches"](0)))
+
+    class Ideal(torch.nn.Module):
+        def forward(self, degraded):
+            return x - degraded  # the exact correction back to the clean crop
+
+    for task in Resynthesis.TASKS:
+        net.restorers[task] = Ideal()
+    assert float(captured["loss"](net.restorers, x)) < 1e-6
+    for task in Resynthesis.TASKS:  # and each degradation really changes the crop
+        assert (degrade(x, task, torch.Generator().manual_seed(0)) - x).abs().mean() > 1e-3
 
 
 def test_cnnf_augmentation_blurs_and_compresses_about_half_the_time():
@@ -115,15 +159,21 @@ def test_fsbi_self_blends_only_real_images_and_labels_them_fake():
 
 
 def test_fsbi_network_reads_wavelet_subbands():
-    net = nets.FSBINet(pretrained=False)
-    assert net.net._conv_stem.in_channels == 12  # 4 sub-bands x 3 channels
-    assert net(torch.randn(2, 3, 64, 64)).shape == (2,)
+    torch.manual_seed(0)
+    net = FSBINet(pretrained=False).eval()
+    x = torch.rand(2, 3, 64, 64)
+    seen = []
+    net.net._conv_stem.register_forward_hook(lambda m, inp, out: seen.append(inp[0]))
+    with torch.no_grad():
+        logits = net(x)
+    assert logits.shape == (2,)
+    assert torch.allclose(seen[0], haar_dwt(x))  # the backbone's input is the DWT, not the pixels
 
 
 @pytest.mark.usefixtures("needs_weights")
 def test_imagenet_backbones_load_their_pretrained_weights():
-    eff = nets.EfficientNetLite0(pretrained=True)  # strict load: every parameter name and shape matches
-    mob = nets.mobilenet_v2(pretrained=True)
+    eff = EfficientNetLite0(pretrained=True)  # strict load: every parameter name and shape matches
+    mob = mobilenet_v2(pretrained=True)
     assert eff(torch.randn(1, 3, 64, 64)).shape == (1,) and mob(torch.randn(1, 3, 64, 64)).shape == (1,)
 
 
@@ -175,7 +225,7 @@ def test_defake_hybrid_uses_manifest_prompts_only_when_asked(tmp_path):
 
 
 def test_training_free_calibration_cannot_flip_the_score():
-    from fakescope.detectors.heads import PlattCalibrator
+    from fakescope.train.calibration import PlattCalibrator
 
     scores = np.linspace(0, 1, 50)
     y = (scores < 0.5).astype(int)  # the data contradict "higher = generated"
@@ -197,5 +247,4 @@ def test_patch_forensics_detector_exposes_its_patch_map(tmp_path):
     maps = det.patch_map(images)
     assert len(maps) == 2 and maps[0].shape == (16, 16)  # one score per 8 px patch of the 128 px crop
     assert all(0 <= mp.min() and mp.max() <= 1 for mp in maps)
-    with pytest.raises(TypeError, match="no patch map"):
-        create("meso4", head_params={"epochs": 1}, n_aug=0, calib_folds=2).fit(m).patch_map(images)
+    assert not hasattr(create("meso4"), "patch_map")  # only Patch-Forensics has a patch map

@@ -18,7 +18,7 @@ Names:
     create_detector: an untrained detector of a registered family (``fakescope.registry``).
     list_detectors: registered detector families, optionally filtered by a glob.
     load_localizer: a trained localizer, shipped name or saved folder.
-    list_localizers: registered localizer families.
+    list_localizers: registered localizer families, optionally filtered by a glob.
     scan: verdicts for files, folders, globs or manifests, written as JSONL or CSV.
     evaluate: a detector's metrics on a manifest with the shortcut audit beside them
         (``fakescope.evaluation.protocols.evaluate``), as an :class:`EvaluationReport`.
@@ -37,8 +37,8 @@ _LAZY = {
     "load_detector": ("fakescope.models", "load_detector"),
     "create_detector": ("fakescope.registry", "create"),
     "list_detectors": ("fakescope.registry", "list_detectors"),
-    "load_localizer": ("fakescope.models", "load_localizer_model"),
-    "list_localizers": ("fakescope.localize", "list_localizers"),
+    "load_localizer": ("fakescope.models", "load_localizer"),
+    "list_localizers": ("fakescope.registry", "list_localizers"),
     "scan": ("fakescope.scan", "scan"),
     "evaluate": ("fakescope.evaluation.protocols", "evaluate"),
     "EvaluationReport": ("fakescope.evaluation.report", "EvaluationReport"),

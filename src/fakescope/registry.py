@@ -1,7 +1,9 @@
-"""A small, strict registry of detector builders.
+"""One small, strict registry of detector and localizer families.
 
 A duplicate name is an error, an unknown name suggests close matches, and
-``list_detectors("univfd*")`` filters with shell-style patterns.
+``list_detectors("univfd*")`` filters with shell-style patterns. Each family
+module registers its own names when imported; the modules are imported on the
+first lookup, so that ``import fakescope`` stays cheap.
 """
 
 from __future__ import annotations
@@ -10,7 +12,9 @@ import difflib
 import fnmatch
 import importlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+KINDS = ("detector", "localizer")
 
 
 @dataclass(frozen=True)
@@ -18,32 +22,52 @@ class Entry:
     name: str
     builder: Callable
     summary: str
+    kind: str = "detector"
     needs: tuple[str, ...] = ()  # optional packages, e.g. ("torch",)
+    #: settings for a CPU run of the benchmarks ("reduced size"): fewer epochs, narrower networks
+    reduced: dict = field(default_factory=dict)
 
 
 _REGISTRY: dict[str, Entry] = {}
 
-# Modules whose import registers their detectors; imported on first lookup so
-# that `import fakescope` stays cheap.
-_FAMILIES = (
-    "fakescope.detectors.univfd",
-    "fakescope.detectors.dct",
-    "fakescope.detectors.fusion",
-    "fakescope.detectors.cnn",
-    "fakescope.detectors.noise",
-    "fakescope.detectors.defake_hybrid",
-    "fakescope.detectors.ensemble",
-)
+# Family modules, by what they need beyond the base install. A module whose needs are missing is
+# not imported; its names are reported as unavailable instead of unknown.
+_FAMILIES: dict[str, tuple[str, ...]] = {
+    "fakescope.detectors.univfd": (),
+    "fakescope.detectors.dct": (),
+    "fakescope.detectors.fusion": (),
+    "fakescope.detectors.noise": (),
+    "fakescope.detectors.defake_hybrid": (),
+    "fakescope.detectors.ensemble": (),
+    "fakescope.detectors.meso": ("torch",),
+    "fakescope.detectors.defake": ("torch",),
+    "fakescope.detectors.cnnf": ("torch",),
+    "fakescope.detectors.patch_forensics": ("torch",),
+    "fakescope.detectors.gramnet": ("torch",),
+    "fakescope.detectors.resynthesis": ("torch",),
+    "fakescope.detectors.fsbi": ("torch",),
+    "fakescope.localize.gradcam": ("torch",),
+    "fakescope.localize.patches": ("torch",),
+    "fakescope.localize.attention": ("torch",),
+    "fakescope.localize.mau_net": ("torch",),
+    "fakescope.localize.sida": ("torch",),
+    "fakescope.localize.dadf": ("torch",),
+}
+#: family modules that could not be imported, with the missing packages
+unavailable: dict[str, tuple[str, ...]] = {}
 _loaded = False
 
 
-def register(name: str, summary: str, needs: tuple[str, ...] = ()):
+def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, ...] = (),
+             reduced: dict | None = None):  # fmt: skip
     """Decorator: register ``builder`` under ``name``; a second registration of a name raises."""
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
     def wrap(builder: Callable) -> Callable:
         if name in _REGISTRY:
-            raise ValueError(f"detector {name!r} is already registered (by {_REGISTRY[name].builder.__module__})")
-        _REGISTRY[name] = Entry(name, builder, summary, needs)
+            raise ValueError(f"{name!r} is already registered (by {_REGISTRY[name].builder.__module__})")
+        _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}))
         return builder
 
     return wrap
@@ -51,26 +75,51 @@ def register(name: str, summary: str, needs: tuple[str, ...] = ()):
 
 def _ensure_loaded() -> None:
     global _loaded
-    if not _loaded:
-        _loaded = True
-        for module in _FAMILIES:
-            importlib.import_module(module)
+    if _loaded:
+        return
+    _loaded = True
+    import importlib.util
+
+    for module, needs in _FAMILIES.items():
+        missing = tuple(pkg for pkg in needs if importlib.util.find_spec(pkg) is None)
+        if missing:
+            unavailable[module] = missing
+            continue
+        importlib.import_module(module)
+
+
+def _names(kind: str | None, pattern: str) -> list[str]:
+    _ensure_loaded()
+    return sorted(n for n, e in _REGISTRY.items() if (kind is None or e.kind == kind) and fnmatch.fnmatch(n, pattern))
 
 
 def list_detectors(pattern: str = "*") -> list[str]:
-    _ensure_loaded()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    """Registered detector families, filtered by a shell-style pattern."""
+    return _names("detector", pattern)
 
 
-def entry(name: str) -> Entry:
+def list_localizers(pattern: str = "*") -> list[str]:
+    """Registered localizer families, filtered by a shell-style pattern."""
+    return _names("localizer", pattern)
+
+
+def entry(name: str, kind: str | None = None) -> Entry:
+    """The registry entry of ``name`` (of the given kind, if one is given)."""
     _ensure_loaded()
-    if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, list(_REGISTRY), n=3, cutoff=0.5)
+    e = _REGISTRY.get(name)
+    if e is None or (kind is not None and e.kind != kind):
+        what = kind or "detector or localizer"
+        pool = [n for n, x in _REGISTRY.items() if kind is None or x.kind == kind]
+        close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-        raise KeyError(f"unknown detector {name!r}.{hint} `fakescope list` shows them all.")
-    return _REGISTRY[name]
+        if unavailable:
+            mods = ", ".join(m.rsplit(".", 1)[1] for m in unavailable)
+            pkgs = ", ".join(sorted({p for v in unavailable.values() for p in v}))
+            hint += f" Not available without {pkgs}: the families in {mods} (pip install 'fakescope[torch]')."
+        raise KeyError(f"unknown {what} {name!r}.{hint} `fakescope list` shows them all.")
+    return e
 
 
 def create(name: str, **config):
-    """A new, unfitted detector; ``config`` overrides fields of its config dataclass."""
+    """A new, unfitted detector or localizer; ``config`` overrides fields of its config."""
     return entry(name).builder(**config)

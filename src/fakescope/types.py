@@ -38,7 +38,7 @@ class Verdict:
 
 @dataclass
 class Card:
-    """What a trained detector is: everything a user needs to trust or distrust it.
+    """What a trained detector or localizer is: everything a user needs to trust or distrust it.
 
     Preprocessing travels with the weights: ``preprocessing`` says exactly
     what is done to pixels before the model sees them.
@@ -58,15 +58,20 @@ class Card:
     upstream_weights: list[str] = field(default_factory=list)
     weights_sha256: str = ""
     paper: str = ""
+    kind: str = "detector"  # or "localizer"
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=False, default=_jsonable)
 
     @classmethod
     def from_json(cls, text: str) -> Card:
-        data = json.loads(text)
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Card:
+        data = dict(data)
         data["unsure_band"] = tuple(data.get("unsure_band", (0.3, 0.7)))
-        return cls(**data)
+        return strict_config(cls, "card", **data)
 
 
 def _jsonable(o):

@@ -2,36 +2,33 @@
 
 from __future__ import annotations
 
-import fnmatch
-
 import typer
 
 from .common import fail
 
 
 def list_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.g. 'univfd*'.")):
-    """List the registered detector families and the trained detectors shipped with fakescope."""
-    from ..models import shipped
-    from ..registry import entry, list_detectors
+    """List the registered detector and localizer families and the trained models shipped with fakescope."""
+    from ..models import shipped, shipped_localizers
+    from ..registry import entry, list_detectors, list_localizers, unavailable
 
-    names = list_detectors(pattern)
-    width = max(map(len, names), default=8)
-    for name in names:
-        e = entry(name)
-        needs = f"  (needs {', '.join(e.needs)})" if e.needs else ""
-        typer.echo(f"{name:<{width}}  {e.summary}{needs}")
-    typer.echo("trained, shipped: " + (", ".join(shipped()) or "none"))
-    from ..localize import list_localizers, summary_of
-    from ..models import shipped_localizers
-
-    locs = [n for n in list_localizers() if fnmatch.fnmatch(n, pattern)]
-    if locs:
-        typer.echo("")
-        typer.echo("localizers (maps of manipulated regions; train with --set setup=A|B|C; need torch):")
-        width = max(map(len, locs))
-        for name in locs:
-            typer.echo(f"{name:<{width}}  {summary_of(name)}")
-        typer.echo("trained localizers, shipped: " + (", ".join(shipped_localizers()) or "none"))
+    for kind, names, trained in (("detectors", list_detectors(pattern), shipped()),
+                                 ("localizers", list_localizers(pattern), shipped_localizers())):  # fmt: skip
+        if not names:
+            continue
+        if kind == "localizers":
+            typer.echo("")
+            typer.echo("localizers (maps of manipulated regions; train with --set setup=A|B|C):")
+        width = max(map(len, names))
+        for name in names:
+            e = entry(name)
+            needs = f"  (needs {', '.join(e.needs)})" if e.needs else ""
+            typer.echo(f"{name:<{width}}  {e.summary}{needs}")
+        typer.echo(f"trained {kind}, shipped: " + (", ".join(trained) or "none"))
+    if unavailable:
+        pkgs = ", ".join(sorted({p for v in unavailable.values() for p in v}))
+        mods = ", ".join(m.rsplit(".", 1)[1] for m in unavailable)
+        typer.echo(f"\nnot available without {pkgs} (pip install 'fakescope[torch]'): {mods}")
 
 
 def card_command(
@@ -39,18 +36,19 @@ def card_command(
     localizer: bool = typer.Option(False, "--localizer", help="Look the name up among the shipped localizers."),
 ):
     """Print a trained detector's (or localizer's) card: training data, preprocessing, metrics, licence."""
-    import json
     from pathlib import Path
 
-    from ..models import load_detector, load_localizer_model
+    from ..models import TRAINED_DIR, TRAINED_LOCALIZERS
+    from ..saved import read
 
-    card_file = Path(detector) / "card.json"
-    is_loc = localizer or (card_file.is_file() and "localizer" in json.loads(card_file.read_text()))
+    folder = Path(detector)
+    if not (folder / "card.json").is_file():
+        folder = (TRAINED_LOCALIZERS if localizer else TRAINED_DIR) / detector
     try:
-        if is_loc:
-            typer.echo(json.dumps(load_localizer_model(detector).card, indent=2, default=str))
-            return
-        det = load_detector(detector)
-    except (KeyError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc).strip('"')) from None
-    typer.echo(det.card.to_json())
+        saved = read(folder, "localizer" if localizer else None)
+    except FileNotFoundError:
+        shipped = "shipped localizers" if localizer else "shipped detectors (add --localizer for localizers)"
+        raise fail(f"no trained model {detector!r}: not a folder with a card.json, nor one of the {shipped}") from None
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+    typer.echo(saved.card.to_json())

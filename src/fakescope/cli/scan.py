@@ -46,10 +46,10 @@ def scan_command(
         det.train_config.unsure_band = (lo, hi)
     loc = None
     if heatmaps is not None:
-        from ..models import load_localizer_model
+        from ..models import load_localizer
 
         try:
-            loc = load_localizer_model(localizer)
+            loc = load_localizer(localizer)
         except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
             raise fail(str(exc).strip('"')) from None
     if fmt is None and out is None:
@@ -127,11 +127,11 @@ def localize_command(
     import json
 
     from ..io import ImageLoadError, open_image
-    from ..models import load_localizer_model
+    from ..models import load_localizer
     from ..scan import _ensure_newline, done_paths, expand_inputs, localization_fields
 
     try:
-        loc = load_localizer_model(localizer)
+        loc = load_localizer(localizer)
     except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
         raise fail(str(exc).strip('"')) from None
     paths = expand_inputs(inputs)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import err, fail, log, parse_settings
+from .common import err, fail, log, model_settings, parse_settings
 
 
 def _manifest(path: Path):
@@ -29,14 +29,10 @@ def _matched(text: str | None):
         raise fail(f"--matched expects SIZE:QUALITY such as 256:90, got {text!r}") from None
 
 
-#: --set keys that go to a detector's head (the rest are training options or builder arguments)
-HEAD_KEYS = ("C", "k", "alpha", "hidden", "epochs", "lr", "width", "batch", "restorer_epochs")
-
-
 def train_command(
     detector: str = typer.Argument(..., help="Detector family (see `fakescope list`)."),
     manifest: Path = typer.Option(..., "--manifest", "-m", help="Training manifest (.csv or .jsonl)."),
-    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the trained detector (card.json, head.npz)."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder to write the trained detector (card.json, weights.npz)."),
     matched: str = typer.Option(None, help="Train on matched-processed pixels, SIZE:QUALITY (e.g. 256:90)."),
     settings: list[str] = typer.Option([], "--set", help="Config override key=value (repeatable), e.g. n_aug=3, "
                                        "sources=all, C=0.01,0.1 (a list is a grid chosen on held-out folds)."),  # fmt: skip
@@ -44,14 +40,14 @@ def train_command(
                                   "into the card's metrics."),  # fmt: skip
 ):
     """Train a detector or a localizer on a manifest and save it with its card."""
-    from ..localize import create_localizer, list_localizers
-    from ..registry import create
+    from ..registry import create, list_localizers
 
+    try:
+        model = create(detector, **model_settings(create(detector).settings(), settings))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise fail(str(exc).strip('"')) from None
     if detector in list_localizers():
-        try:
-            loc = create_localizer(detector, **parse_settings(settings))
-        except (KeyError, TypeError, ValueError) as exc:
-            raise fail(str(exc).strip('"')) from None
+        loc = model
         try:
             loc.fit(_manifest(manifest), log=log)
         except ValueError as exc:
@@ -60,12 +56,7 @@ def train_command(
         err.print(f"saved localizer {loc.name} (setup {loc.config.setup}) to {out}; trained on "
                   f"{loc.trained_on_['images']} images", highlight=False)  # fmt: skip
         return
-    try:
-        config = parse_settings(settings)
-        head = {k: config.pop(k) for k in list(config) if k in HEAD_KEYS}
-        det = create(detector, **({"head_params": head} if head else {}), **config)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise fail(str(exc).strip('"')) from None
+    det = model
     m = _manifest(manifest)
     mt = _matched(matched)
     det.fit(m, matched=mt.tag if mt else None, log=log)

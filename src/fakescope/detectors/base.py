@@ -16,12 +16,13 @@ Training recipe (the same for every such detector, so comparisons are fair):
 
 from __future__ import annotations
 
+import inspect
 import itertools
-import json
 import time
+import typing
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 import numpy as np
@@ -32,11 +33,11 @@ from ..data.splits import group_kfold, stratified_folds
 from ..extraction import extract
 from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
-from ..types import Card, NotFittedError, Verdict, strict_config
 from ..metrics import safe_auc as _auc
-from .heads import Head, PlattCalibrator
-
-FORMAT_VERSION = 1
+from ..train.calibration import PlattCalibrator
+from ..train.recipe import paired_sources, source_weights
+from ..types import Card, NotFittedError, Verdict, strict_config
+from .heads import Head
 
 
 @dataclass
@@ -70,32 +71,12 @@ class TrainConfig:
         return strict_config(cls, "training", **kw)
 
 
-def paired_sources(manifest: Manifest) -> set[str]:
-    """Sources that hold both real and fake (or partial) images."""
-    classes: dict[str, set[bool]] = {}
-    for s in manifest:
-        classes.setdefault(s.source, set()).add(s.is_fake)
-    return {src for src, c in classes.items() if len(c) == 2}
-
-
-def source_weights(manifest: Manifest) -> np.ndarray:
-    """Per-sample weights: each (source, class) pair gets weight proportional to sqrt(its size),
-    and both classes get equal total weight."""
-    key = [(s.source, s.is_fake) for s in manifest]
-    n = Counter(key)
-    w = np.array([1.0 / np.sqrt(n[k]) for k in key])
-    y = np.array([s.is_fake for s in manifest])
-    for cls in (False, True):
-        if (y == cls).any():
-            w[y == cls] *= 0.5 * len(w) / w[y == cls].sum()
-    return w
-
-
 class FeatureDetector:
     """A detector made of named feature extractors, a head and a calibrator.
 
-    Subclasses set ``family``, ``extractors``, ``preprocessing`` and implement
-    :meth:`design` (extractor outputs -> head input) and :meth:`make_head`.
+    Subclasses set ``family``, ``extractors``, ``preprocessing`` and ``head_type``
+    (the :class:`~fakescope.detectors.heads.Head` they train) and implement
+    :meth:`design` (extractor outputs -> head input).
     """
 
     family = "feature"
@@ -104,6 +85,7 @@ class FeatureDetector:
     summary = ""
     paper = ""
     monotone_calibration = False  # True: the score's direction is fixed a priori (training-free scores)
+    head_type: type | None = None  # the Head class make_head builds; its __init__ arguments are the head settings
 
     def __init__(self, name: str, head_params: dict | None = None, **train):
         self.name = name
@@ -115,7 +97,9 @@ class FeatureDetector:
         raise NotImplementedError
 
     def make_head(self, params: dict) -> Head:
-        raise NotImplementedError
+        if self.head_type is None:
+            raise NotImplementedError(f"{type(self).__name__} sets no head_type")
+        return self.head_type(**params)
 
     def head_candidates(self) -> list[dict]:
         """Head settings to choose from: a list value in ``head_params`` is a grid."""
@@ -151,7 +135,8 @@ class FeatureDetector:
         t0 = time.time()
         train = manifest.subset(lambda s: cfg.include_partial or s.label != "partial")
         if cfg.sources == "paired":
-            train = train.subset(lambda s: s.source in paired_sources(train))
+            paired = paired_sources(train)
+            train = train.subset(lambda s: s.source in paired)
         elif cfg.sources != "all":
             raise ValueError(f"sources must be 'paired' or 'all', not {cfg.sources!r}")
         if len(train.counts("is_fake")) < 2:
@@ -320,51 +305,54 @@ class FeatureDetector:
             ),
         )
 
-    def save(self, directory: str | Path) -> Path:
-        """Write ``card.json`` and ``head.npz`` (plain arrays, no pickled code)."""
-        self._check_fitted()
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        np.savez_compressed(directory / "head.npz", **{k: np.asarray(v) for k, v in self.head_.state().items()})
-        from ..weights import sha256_of
+    def init_kwargs(self) -> dict:
+        """Keyword arguments that rebuild this detector, unfitted, through the registry."""
+        return {"head_params": getattr(self, "head_params_", self.head_params), **self.builder_kw(),
+                **asdict(self.train_config)}  # fmt: skip
 
-        card = self.card
-        card.weights_sha256 = sha256_of(directory / "head.npz")
-        meta = {"format_version": FORMAT_VERSION, "detector": self.name}
-        (directory / "card.json").write_text(json.dumps({**meta, "card": json.loads(card.to_json())}, indent=2))
-        return directory
+    def save(self, directory: str | Path) -> Path:
+        """Write ``card.json`` and ``weights.npz`` (plain arrays, no pickled code); see :mod:`fakescope.saved`."""
+        from ..saved import write
+
+        self._check_fitted()
+        return write(directory, "detector", self.name, self.init_kwargs(), self.card, self.head_.state())
+
+    def restore(self, saved) -> FeatureDetector:
+        """Take the fitted state of a saved detector (called by :func:`fakescope.saved.load`)."""
+        from ..saved import arrays
+
+        self.head_params_ = saved.card.config.get("head", {})
+        self.head_ = self.make_head(self.head_params_).load_state(arrays(saved))
+        self.calibrator_ = PlattCalibrator.from_dict(saved.card.calibration)
+        self._restore_card(saved.card)
+        return self
+
+    def _restore_card(self, card: Card) -> None:
+        self.calibration_ = card.calibration
+        self.trained_on_ = card.training_data
+        self.metrics_ = card.metrics
+        self.not_trained_on_ = card.not_trained_on
+
+    # --- settings ------------------------------------------------------------------------
+    def head_settings(self) -> dict[str, type]:
+        """The head's settings (``--set`` keys routed to ``head_params``) and their types."""
+        hints = typing.get_type_hints(self.head_type.__init__) if self.head_type else {}
+        params = inspect.signature(self.head_type).parameters if self.head_type else {}
+        return {k: hints.get(k, str) for k in params if k not in ("self", "args", "kwargs")}
+
+    def settings(self) -> dict[str, dict[str, type]]:
+        """Every setting a user can give, by where it goes: ``train`` (:class:`TrainConfig`), ``head`` and
+        ``builder`` (arguments of the registered builder, e.g. an ensemble's members)."""
+        hints = typing.get_type_hints(TrainConfig)
+        return {"train": {f.name: hints[f.name] for f in fields(TrainConfig)}, "head": self.head_settings(),
+                "builder": {k: type(v) for k, v in self.builder_kw().items()}}  # fmt: skip
 
 
 def load(directory: str | Path):
     """Load a detector saved by :meth:`FeatureDetector.save` (its family must be registered)."""
-    from ..registry import create
-    from ..weights import sha256_of
+    from ..saved import load as load_saved
 
-    directory = Path(directory)
-    meta_path = directory / "card.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{directory}: no card.json; not a saved fakescope detector")
-    meta = json.loads(meta_path.read_text())
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"{directory}: format version {meta.get('format_version')}, expected {FORMAT_VERSION}")
-    card = Card.from_json(json.dumps(meta["card"]))
-    if card.weights_sha256 and sha256_of(directory / "head.npz") != card.weights_sha256:
-        raise ValueError(f"{directory / 'head.npz'}: sha256 does not match the card; the file is damaged")
-    train = dict(card.config.get("train", {}))
-    train["unsure_band"] = tuple(train.get("unsure_band", card.unsure_band))
-    det = create(meta["detector"], head_params=card.config.get("head", {}), **card.config.get("builder", {}), **train)
-    if hasattr(det, "load_members"):  # an ensemble: its members are saved beside it
-        det.load_members(directory)
-    else:
-        with np.load(directory / "head.npz", allow_pickle=False) as z:
-            det.head_params_ = card.config.get("head", {})
-            det.head_ = det.make_head(det.head_params_).load_state({k: z[k] for k in z.files})
-        det.calibrator_ = PlattCalibrator.from_dict(card.calibration)
-    det.calibration_ = card.calibration
-    det.trained_on_ = card.training_data
-    det.metrics_ = card.metrics
-    det.not_trained_on_ = card.not_trained_on
-    return det
+    return load_saved(directory, kind="detector")
 
 
-__all__ = ["FeatureDetector", "TrainConfig", "load", "source_weights"]
+__all__ = ["FeatureDetector", "TrainConfig", "load"]

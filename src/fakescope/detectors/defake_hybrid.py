@@ -90,8 +90,7 @@ class DefakeHybrid(FeatureDetector):
                 X[rows, -384:] = SentenceEncoder.shared().embed([manifest[i].prompt for i in rows])
         return X, ok
 
-    def make_head(self, params):
-        return MLPHead(**params)
+    head_type = MLPHead
 
     def builder_kw(self):
         return {"prompts": self.prompts}

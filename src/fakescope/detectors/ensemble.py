@@ -12,7 +12,6 @@ Members are written ``detector:recipe`` joined by ``+``, e.g.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -124,40 +123,34 @@ class Ensemble(FeatureDetector):
         return card
 
     def save(self, directory):
+        """The members in ``members/<i>-<name>/``, each a saved detector; the ensemble's own weights file
+        lists the members' weight hashes, so the card's sha256 covers them."""
+        from ..saved import read, write
+
         self._check_fitted()
         directory = Path(directory)
-        for i, m in enumerate(self.members):
-            m.save(directory / "members" / f"{i}-{m.name}")
-        # The ensemble's own file lists the members' weight hashes, so the card's sha256 covers them.
-        digests = [json.loads((directory / "members" / f"{i}-{m.name}" / "card.json").read_text())["card"]
-                   ["weights_sha256"] for i, m in enumerate(self.members)]  # fmt: skip
-        self.head_state_ = {"member_sha256": np.array(digests)}
-        return self._save_card(directory)
+        subs = [directory / "members" / f"{i}-{m.name}" for i, m in enumerate(self.members)]
+        for m, sub in zip(self.members, subs):
+            m.save(sub)
+        digests = [read(sub).card.weights_sha256 for sub in subs]
+        return write(directory, "detector", self.name, self.init_kwargs(), self.card,
+                     {"member_sha256": np.array(digests)})  # fmt: skip
 
-    def _save_card(self, directory: Path) -> Path:
-        from ..weights import sha256_of
-        from .base import FORMAT_VERSION
+    def restore(self, saved):
+        from ..saved import arrays, load, read
 
-        np.savez_compressed(directory / "head.npz", **self.head_state_)
-        card = self.card
-        card.weights_sha256 = sha256_of(directory / "head.npz")
-        meta = {"format_version": FORMAT_VERSION, "detector": self.name}
-        (directory / "card.json").write_text(json.dumps({**meta, "card": json.loads(card.to_json())}, indent=2))
-        return directory
-
-    def load_members(self, directory: Path) -> None:
-        from ..weights import sha256_of
-        from .base import load
-
-        with np.load(directory / "head.npz", allow_pickle=False) as z:
-            expected = list(z["member_sha256"])
+        expected = list(arrays(saved)["member_sha256"])
+        subs = sorted((saved.directory / "members").iterdir(), key=lambda p: int(p.name.split("-")[0]))
+        if len(subs) != len(expected):
+            raise ValueError(f"{saved.directory}: {len(subs)} members on disk, the card records {len(expected)}")
         self.members = []
-        for i, sub in enumerate(sorted((directory / "members").iterdir(), key=lambda p: int(p.name.split("-")[0]))):
-            m = load(sub)
-            if sha256_of(sub / "head.npz") != expected[i]:
+        for sub, digest in zip(subs, expected):
+            if read(sub).card.weights_sha256 != digest:
                 raise ValueError(f"{sub}: member weights do not match the ensemble's record")
-            self.members.append(m)
+            self.members.append(load(sub, kind="detector"))
         self.head_ = [m.head_ for m in self.members]
+        self._restore_card(saved.card)
+        return self
 
 
 @register("ensemble", "score-level fusion (mean log-odds) of registered detectors")

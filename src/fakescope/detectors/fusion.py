@@ -35,8 +35,7 @@ class Fusion(FeatureDetector):
     def design(self, feats):
         return np.concatenate([feats["clip"], pool_spectrum(feats["dct"], cells=FUSION_CELLS)], axis=1)
 
-    def make_head(self, params):
-        return LinearHead(**params)
+    head_type = LinearHead
 
 
 @register("fusion", "CLIP embedding + log-DCT spectrum in one linear head")

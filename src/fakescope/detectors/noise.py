@@ -58,8 +58,7 @@ class NoiseSensitivity(FeatureDetector):
     def design(self, feats):
         return (1.0 - np.sum(feats["clip"] * feats["clip-noise"], axis=1, keepdims=True)) * 1000.0
 
-    def make_head(self, params):
-        return ScoreHead()
+    head_type = ScoreHead
 
 
 @register("noise-sensitivity", "training-free: CLIP embedding shift under small noise")

@@ -32,10 +32,9 @@ class UnivFD(FeatureDetector):
     def design(self, feats):
         return feats["clip"]
 
-    def make_head(self, params):
-        if self.head_kind == "nn":
-            return NearestNeighbourHead(**params)
-        return LinearHead(**params)
+    @property
+    def head_type(self):
+        return NearestNeighbourHead if self.head_kind == "nn" else LinearHead
 
     @property
     def summary(self) -> str:

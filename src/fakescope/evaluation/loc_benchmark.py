@@ -98,7 +98,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
                      on_row=None) -> dict:  # fmt: skip
     """Train and score every localizer under every setup. Rows in ``done`` made with the same settings are
     kept, not redone (the benchmark resumes); ``on_row`` gets the results after each new row."""
-    from ..detectors.cnn import device
+    from ..train.loop import device
 
     dev = str(device())
     cuda = dev.startswith("cuda")

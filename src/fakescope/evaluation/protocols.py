@@ -26,9 +26,9 @@ import numpy as np
 from ..data.manifest import Manifest
 from ..data.perturb import Matched
 from ..data.splits import group_kfold, group_of
-from ..detectors.base import paired_sources, source_weights
-from ..registry import create
 from ..metrics import binary_metrics
+from ..registry import create
+from ..train.recipe import paired_sources, source_weights
 from .report import EvaluationReport
 from .shortcut import ShortcutModel, metadata
 

@@ -19,10 +19,10 @@ training images.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -31,19 +31,22 @@ from PIL import Image
 from ..data.manifest import Manifest
 from ..data.splits import stratified_folds
 from ..io import ImageLoadError, open_image
-from ..types import NotFittedError, strict_config
+from ..registry import register
+from ..train.calibration import PlattCalibrator
+from ..types import Card, NotFittedError, strict_config
 
 SETUPS = {
     "A": "image labels, real vs. fully generated images",
     "B": "image labels, real vs. partially manipulated images",
     "C": "pixel masks of partially manipulated images (real images as empty masks)",
 }
-FORMAT_VERSION = 1
 TILE = 1024
 
 
 @dataclass
 class LocalizerConfig:
+    """How a localizer is trained (``--set`` keys). Unknown keys are errors."""
+
     setup: str = "C"
     crop: int = 128
     epochs: int = 12
@@ -126,21 +129,41 @@ def dice_loss(logits, target):
     return (1 - (2 * inter + 1) / (p.sum(dim=(1, 2, 3)) + target.sum(dim=(1, 2, 3)) + 1)).mean()
 
 
-class Localizer:
-    """A registered localization method: network, loss and its training under a setup."""
+@dataclass(frozen=True)
+class LocalizerFamily:
+    """What a localizer's module says about it; :class:`Localizer` does the training and inference."""
 
-    def __init__(self, name: str, arch: str, summary: str, paper: str, loc_loss: str = "bce", **config):
-        self.name, self.arch, self.summary, self.paper, self.loc_loss = name, arch, summary, paper, loc_loss
+    name: str
+    summary: str
+    paper: str
+    build: Callable  # build(width=...) -> a layers.MapNetwork
+    loc_loss: str = "bce"  # "bce", "l1" or "bce+dice": the localization term under setup C
+    reduced: dict = field(default_factory=lambda: {"epochs": 3, "crops_per_image": 2, "width": 8})
+
+
+def register_localizer(family: LocalizerFamily) -> None:
+    """Register a localizer family under its name (it needs PyTorch)."""
+
+    def build(**config) -> Localizer:
+        return Localizer(family, **config)
+
+    register(family.name, family.summary, kind="localizer", needs=("torch",), reduced=family.reduced)(build)
+
+
+class Localizer:
+    """A registered localization method: its network, its loss and its training under a setup."""
+
+    def __init__(self, family: LocalizerFamily, **config):
+        self.family = family
+        self.name, self.summary, self.paper, self.loc_loss = family.name, family.summary, family.paper, family.loc_loss
         self.config = LocalizerConfig.from_kwargs(**config)
 
     # -- network -----------------------------------------------------------------------
     def build(self):
         import torch
 
-        from .nets import ARCHS
-
         torch.manual_seed(self.config.seed)
-        return ARCHS[self.arch](width=self.config.width)
+        return self.family.build(width=self.config.width)
 
     def _tensor(self, batch_uint8, dev):
         import torch
@@ -172,8 +195,7 @@ class Localizer:
     def fit(self, manifest: Manifest, log=lambda m: None) -> Localizer:
         import torch
 
-        from ..detectors.cnn import device
-        from ..detectors.heads import PlattCalibrator
+        from ..train.loop import device, fit
 
         cfg, t0 = self.config, time.time()
         items = training_items(manifest, cfg.setup)
@@ -182,36 +204,38 @@ class Localizer:
             raise ValueError(f"setup {cfg.setup} ({SETUPS[cfg.setup]}) needs both classes in the manifest; "
                              f"got {dict(Counter(labels))} (0 = real, 1 = manipulated)")  # fmt: skip
         held = stratified_folds([str(v) for v in labels], 5, seed=cfg.seed)[0]
-        train = [it for i, it in enumerate(items) if i not in set(held)]
+        held_set = set(held.tolist())
+        train = [it for i, it in enumerate(items) if i not in held_set]
         dev = device()
         net = self.build().to(dev)
-        opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=1e-4)
         rng = np.random.default_rng(cfg.seed)
         order_base = np.repeat(np.arange(len(train)), cfg.crops_per_image)
-        net.train()
-        for epoch in range(cfg.epochs):
+
+        def batches(epoch):
             order = rng.permutation(order_base)
             for start in range(0, len(order), cfg.batch):
                 idx = order[start : start + cfg.batch]
                 if len(idx) < 2:
-                    continue
+                    continue  # batch norm needs two samples
                 crops, masks = zip(*(random_crop(train[i][0], train[i][1], cfg.crop, rng) for i in idx))
                 flip = rng.random(len(idx)) < 0.5
                 crops = [c[:, ::-1] if f else c for c, f in zip(crops, flip)]
-                x = self._tensor(np.stack(crops), dev)
                 mask_t = None
                 if cfg.setup == "C":
                     masks = [m[:, ::-1] if f else m for m, f in zip(masks, flip)]
                     mask_t = torch.as_tensor(np.ascontiguousarray(np.stack(masks)))[:, None].to(dev)
                 y = torch.as_tensor([train[i][2] for i in idx], device=dev)
                 y3 = torch.as_tensor([train[i][3] for i in idx], device=dev)
-                loss = self.loss(net(x), y, y3, mask_t)
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            log(f"{self.name}: epoch {epoch + 1}/{cfg.epochs}, loss {loss.item():.3f}")
+                yield self._tensor(np.stack(crops), dev), y, y3, mask_t
+
+        def loss(net, batch):
+            x, y, y3, mask_t = batch
+            return self.loss(net(x), y, y3, mask_t)
+
+        fit(net, batches, loss, epochs=cfg.epochs, steps_per_epoch=int(np.ceil(len(order_base) / cfg.batch)),
+            lr=cfg.lr, schedule="constant", log=log, name=self.name)  # fmt: skip
         self.params_ = {k: v.detach().cpu().numpy().copy() for k, v in net.state_dict().items()}
-        self._net = net.eval()
+        self._net = net
         held_items = [items[i] for i in held]
         raw = np.array([self._image_logit(Image.fromarray(it[0])) for it in held_items])
         self.calibrator_ = PlattCalibrator().fit(raw, np.array([it[2] for it in held_items]))
@@ -231,7 +255,7 @@ class Localizer:
     def network(self):
         import torch
 
-        from ..detectors.cnn import device
+        from ..train.loop import device
 
         if not hasattr(self, "params_"):
             raise NotFittedError(f"localizer {self.name!r} is not fitted; train it or load trained weights")
@@ -244,8 +268,6 @@ class Localizer:
     def _run(self, img: Image.Image) -> tuple[np.ndarray, float, np.ndarray | None]:
         """(map (H, W) in [0, 1], image logit, 3-class probabilities or None) for one image."""
         import torch
-
-        from .nets import grad_cam
 
         net = self.network()
         dev = next(net.parameters()).device
@@ -260,20 +282,11 @@ class Localizer:
                 ph, pw = (-th) % 16, (-tw) % 16
                 if ph or pw:
                     tile = np.pad(tile, ((0, ph), (0, pw), (0, 0)), mode="reflect" if min(th, tw) > 1 else "edge")
-                x = self._tensor(tile[None], dev)
-                if self.arch == "gradcam":
-                    m = grad_cam(net, x)[0]
-                    with torch.no_grad():
-                        logit = float(net(x)["image"][0])
-                else:
-                    with torch.no_grad():
-                        out = net(x)
-                    m = torch.sigmoid(torch.nn.functional.interpolate(out["mask"], size=x.shape[-2:], mode="bilinear",
-                                                                      align_corners=False))[0, 0]  # fmt: skip
-                    logit = float(out["image"][0])
-                    if "classes" in out:
-                        probs3.append(torch.softmax(out["classes"][0], 0).cpu().numpy())
-                full[top : top + th, left : left + tw] = m.cpu().numpy()[:th, :tw]
+                maps, out = net.localization_map(self._tensor(tile[None], dev))
+                logit = float(out["image"][0])
+                if "classes" in out:
+                    probs3.append(torch.softmax(out["classes"][0].float(), 0).cpu().numpy())
+                full[top : top + th, left : left + tw] = maps[0].cpu().numpy()[:th, :tw]
                 logits.append(logit)
         return full, max(logits), (np.mean(probs3, axis=0) if probs3 else None)
 
@@ -315,65 +328,62 @@ class Localizer:
 
     # -- persistence ---------------------------------------------------------------------------
     @property
-    def card(self) -> dict:
-        return {
-            "name": self.name,
-            "kind": "localizer",
-            "architecture": self.arch,
-            "summary": self.summary,
-            "paper": self.paper,
-            "config": asdict(self.config),
-            "localization_loss": self.loc_loss,
-            "preprocessing": "decode to 8-bit RGB at native resolution, scale to [0, 1]; training: random "
+    def card(self) -> Card:
+        calibration = {}
+        if hasattr(self, "calibrator_"):
+            calibration = {**self.calibrator_.to_dict(), "fitted_on": "a held-out stratified fifth of the training images",
+                           "map_threshold": getattr(self, "map_threshold_", 0.5),
+                           "map_threshold_note": "raw-map value with the best mean pixel F1 on the held-out training "
+                           "images with masks (setup C; 0.5 otherwise); maps are rescaled so that it reads 0.5"}  # fmt: skip
+        return Card(
+            name=self.name,
+            family=self.name,
+            kind="localizer",
+            summary=self.summary,
+            paper=self.paper,
+            config={**asdict(self.config), "localization_loss": self.loc_loss},
+            preprocessing="decode to 8-bit RGB at native resolution, scale to [0, 1]; training: random "
             f"{self.config.crop} px crops (reflect-padded if smaller) and horizontal flips; inference: whole image "
             f"reflect-padded to a multiple of 16, tiles of {TILE} px; map up-sampled (bilinear) from the "
             "network's resolution to the image's",
-            "training_data": getattr(self, "trained_on_", {}),
-            "calibration": {**self.calibrator_.to_dict(), "fitted_on": "a held-out stratified fifth of the "
-                            "training images", "map_threshold": getattr(self, "map_threshold_", 0.5),
-                            "map_threshold_note": "raw-map value with the best mean pixel F1 on the held-out "
-                            "training images with masks (setup C; 0.5 otherwise); maps are rescaled so that it "
-                            "reads 0.5"} if hasattr(self, "calibrator_") else {},  # fmt: skip
-            "metrics": getattr(self, "metrics_", {}),
-            "licence": "fakescope weights: Apache-2.0; the training images keep their own terms",
-        }
+            training_data=getattr(self, "trained_on_", {}),
+            calibration=calibration,
+            metrics=getattr(self, "metrics_", {}),
+            licence="fakescope weights: Apache-2.0; the training images keep their own terms",
+        )
 
     def save(self, directory: str | Path) -> Path:
-        from ..weights import sha256_of
+        """Write ``card.json`` and ``weights.npz``; see :mod:`fakescope.saved`."""
+        from ..saved import write
 
-        directory = Path(directory)
-        directory.mkdir(parents=True, exist_ok=True)
-        self.network()
-        np.savez_compressed(directory / "weights.npz", **self.params_)
-        card = {**self.card, "weights_sha256": sha256_of(directory / "weights.npz")}
-        (directory / "card.json").write_text(json.dumps({"format_version": FORMAT_VERSION, "localizer": self.name,
-                                                         "card": card}, indent=2, default=str))  # fmt: skip
-        return directory
+        self.network()  # raises if not fitted
+        return write(directory, "localizer", self.name, asdict(self.config), self.card, self.params_)
+
+    def restore(self, saved) -> Localizer:
+        """Take the fitted state of a saved localizer (called by :func:`fakescope.saved.load`)."""
+        from ..saved import arrays
+
+        self.params_ = arrays(saved)
+        self.calibrator_ = PlattCalibrator.from_dict(saved.card.calibration)
+        self.map_threshold_ = float(saved.card.calibration.get("map_threshold", 0.5))
+        self.trained_on_ = saved.card.training_data
+        self.metrics_ = saved.card.metrics
+        return self
+
+    def settings(self) -> dict[str, dict[str, type]]:
+        """Every setting a user can give (``--set`` keys) and its type."""
+        import typing
+        from dataclasses import fields
+
+        hints = typing.get_type_hints(LocalizerConfig)
+        return {"train": {f.name: hints[f.name] for f in fields(LocalizerConfig)}}
 
 
 def load_localizer(directory: str | Path) -> Localizer:
-    from ..detectors.heads import PlattCalibrator
-    from ..weights import sha256_of
-    from . import create_localizer
+    """Load a localizer saved by :meth:`Localizer.save` (its family must be registered)."""
+    from ..saved import load
 
-    directory = Path(directory)
-    meta_path = directory / "card.json"
-    if not meta_path.is_file():
-        raise FileNotFoundError(f"{directory}: no card.json; not a saved fakescope localizer")
-    meta = json.loads(meta_path.read_text())
-    if "localizer" not in meta:
-        raise ValueError(f"{directory}: a saved detector, not a localizer")
-    card = meta["card"]
-    if sha256_of(directory / "weights.npz") != card["weights_sha256"]:
-        raise ValueError(f"{directory / 'weights.npz'}: sha256 does not match the card; the file is damaged")
-    loc = create_localizer(meta["localizer"], **card["config"])
-    with np.load(directory / "weights.npz", allow_pickle=False) as z:
-        loc.params_ = {k: z[k] for k in z.files}
-    loc.calibrator_ = PlattCalibrator.from_dict(card["calibration"])
-    loc.map_threshold_ = float(card["calibration"].get("map_threshold", 0.5))
-    loc.trained_on_ = card["training_data"]
-    loc.metrics_ = card.get("metrics", {})
-    return loc
+    return load(directory, kind="localizer")
 
 
 def explain(m: np.ndarray, p: float, probs3: dict[str, float] | None, loc: Localizer) -> str:

@@ -45,7 +45,7 @@ def blob_mask(size: tuple[int, int], rng: np.random.Generator, area: tuple[float
     return np.asarray(canvas, dtype=bool)
 
 
-def _soft(region: np.ndarray, feather: float) -> tuple[np.ndarray, np.ndarray]:
+def soft_region(region: np.ndarray, feather: float) -> tuple[np.ndarray, np.ndarray]:
     """Blend weights and the exact changed-pixel mask for a hard region and a feather sigma (px)."""
     if feather <= 0:
         return region.astype(np.float32), region.astype(np.uint8)
@@ -55,7 +55,7 @@ def _soft(region: np.ndarray, feather: float) -> tuple[np.ndarray, np.ndarray]:
     return soft.astype(np.float32), (soft > 0).astype(np.uint8)
 
 
-def _blend(base: np.ndarray, top: np.ndarray, weight: np.ndarray) -> Image.Image:
+def blend(base: np.ndarray, top: np.ndarray, weight: np.ndarray) -> Image.Image:
     out = top * weight[..., None] + base * (1 - weight[..., None])
     return Image.fromarray(np.clip(np.round(out), 0, 255).astype(np.uint8))
 
@@ -76,8 +76,8 @@ def inpaint(img: Image.Image, rng: np.random.Generator, method: str | None = Non
     region = blob_mask(img.size, rng)
     filled = cv2.inpaint(arr, region.astype(np.uint8), 5, flag)
     sigma = _feather(rng, img.size, feathered)
-    weight, changed = _soft(region, sigma)
-    out = _blend(arr.astype(np.float64), filled.astype(np.float64), weight)
+    weight, changed = soft_region(region, sigma)
+    out = blend(arr.astype(np.float64), filled.astype(np.float64), weight)
     return Edit(out, weight, changed, "inpaint", {"method": method, "feather": sigma})
 
 
@@ -96,8 +96,8 @@ def copy_move(img: Image.Image, rng: np.random.Generator, feathered: bool | None
     moved = np.roll(np.roll(arr, dy, axis=0), dx, axis=1)  # (H, W, 3): content shifted by (dx, dy)
     target = np.roll(np.roll(region, dy, axis=0), dx, axis=1)
     sigma = _feather(rng, img.size, feathered)
-    weight, changed = _soft(target, sigma)
-    return Edit(_blend(arr, moved, weight), weight, changed, "copy-move", {"shift": [dx, dy], "feather": sigma})
+    weight, changed = soft_region(target, sigma)
+    return Edit(blend(arr, moved, weight), weight, changed, "copy-move", {"shift": [dx, dy], "feather": sigma})
 
 
 def splice(img: Image.Image, donor: Image.Image, rng: np.random.Generator, feathered: bool | None = None) -> Edit:
@@ -109,6 +109,6 @@ def splice(img: Image.Image, donor: Image.Image, rng: np.random.Generator, feath
         donor = donor.resize(img.size, Image.Resampling.BICUBIC)
     region = blob_mask(img.size, rng)
     sigma = _feather(rng, img.size, feathered)
-    weight, changed = _soft(region, sigma)
-    out = _blend(arr, np.asarray(donor, dtype=np.float64), weight)
+    weight, changed = soft_region(region, sigma)
+    out = blend(arr, np.asarray(donor, dtype=np.float64), weight)
     return Edit(out, weight, changed, "splice", {"feather": sigma, "donor_size": list(donor.size)})

@@ -12,26 +12,36 @@ from PIL import Image
 
 from ...io import ImageLoadError, load_image
 from ..manifest import Manifest, Sample
+from .aligned import KINDS as ALIGNED_KINDS
+from .aligned import aligned, aligned_local
 from .local import copy_move, inpaint, splice
 from .sbi import self_blend_faces
 
+#: kinds that need no autoencoder (the default set)
 ALL_KINDS = ("sbi", "inpaint", "copy-move", "splice")
+KNOWN_KINDS = ALL_KINDS + ALIGNED_KINDS
 #: Every synthetic row carries this source, so reports keep it apart from real edits.
 SYNTH_SOURCE = "fakescope-synth"
 
 
 def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ...] = ALL_KINDS,
-               donors: Manifest | None = None, seed: int = 0,
+               donors: Manifest | None = None, seed: int = 0, autoencoder=None,
                log: Callable[[str], None] = lambda m: None) -> Manifest:  # fmt: skip
-    """Make ``n`` partial fakes from the real images of ``manifest``.
+    """Make ``n`` fakes from the real images of ``manifest``.
 
     Outputs are lossless PNG (the edit is the only change), masks are PNG with
-    255 = manipulated, and ``out/manifest.csv`` lists them with label
-    ``partial``, generator ``fakescope-<kind>`` and source ``fakescope-synth``.
+    255 = manipulated, and ``out/manifest.csv`` lists them with source
+    ``fakescope-synth``: label ``partial`` and generator ``fakescope-<kind>`` for
+    local edits; for the aligned kinds (which need ``autoencoder``) generator
+    ``fakescope-<kind>-<autoencoder>``, label ``fake`` for a whole re-made image.
+    An ``aligned`` counterpart is named after its real image's sha256 and reused
+    when it is already in ``out`` (a real image has one counterpart per autoencoder).
     """
-    unknown = set(kinds) - set(ALL_KINDS)
+    unknown = set(kinds) - set(KNOWN_KINDS)
     if unknown:
-        raise ValueError(f"unknown kind(s) {sorted(unknown)}; choose from {ALL_KINDS}")
+        raise ValueError(f"unknown kind(s) {sorted(unknown)}; choose from {KNOWN_KINDS}")
+    if set(kinds) & set(ALIGNED_KINDS) and autoencoder is None:
+        raise ValueError(f"kinds {sorted(set(kinds) & set(ALIGNED_KINDS))} need an autoencoder (--autoencoder)")
     reals = [s for s in manifest if s.label == "real"]
     if not reals:
         raise ValueError("the manifest has no real images to edit")
@@ -41,14 +51,27 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
     (out / "masks").mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     rows, skipped = [], Counter()
+    made_aligned: set[str] = set()
     attempts = 0
     while len(rows) < n and attempts < 20 * n:
         attempts += 1
         base = reals[int(rng.integers(len(reals)))]
         kind = kinds[int(rng.integers(len(kinds)))]
+        if kind == "aligned" and base.key in made_aligned:
+            skipped["aligned counterpart already made"] += 1
+            continue
         try:
             img = load_image(base.file)
-            if kind == "sbi":
+            if kind in ALIGNED_KINDS:
+                stem = _aligned_stem(base, img, kind, autoencoder, len(rows))
+                cached = out / "images" / f"{stem}.png"
+                if kind == "aligned" and cached.is_file():
+                    made_aligned.add(base.key)
+                    rows.append(_row(cached, out, stem, kind, base, img, autoencoder))
+                    log(f"{stem}: reused")
+                    continue
+                edit = aligned(img, autoencoder) if kind == "aligned" else aligned_local(img, autoencoder, rng)
+            elif kind == "sbi":
                 edit = self_blend_faces(img, rng)
             elif kind == "inpaint":
                 edit = inpaint(img, rng)
@@ -64,19 +87,37 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
             skipped["no face for sbi"] += 1
             continue
         mask = edit.binary_mask
-        stem = f"{len(rows):05d}-{kind}"
-        img_path, mask_path = out / "images" / f"{stem}.png", out / "masks" / f"{stem}.png"
+        if kind not in ALIGNED_KINDS:
+            stem = f"{len(rows):05d}-{kind}"
+        img_path = out / "images" / f"{stem}.png"
         edit.image.save(img_path)
-        Image.fromarray(mask * 255).save(mask_path)
-        rows.append(Sample(
-            path=f"images/{stem}.png", label="partial", generator=f"fakescope-{kind}", family="synthetic",
-            source=SYNTH_SOURCE, license=base.license, mask=f"masks/{stem}.png", width=img.width,
-            height=img.height, orig_width=img.width, orig_height=img.height, orig_format="PNG",
-            sha256=hashlib.sha256(img_path.read_bytes()).hexdigest(),
-        ))  # fmt: skip
+        Image.fromarray(mask * 255).save(out / "masks" / f"{stem}.png")
+        if kind == "aligned":
+            made_aligned.add(base.key)
+        rows.append(_row(img_path, out, stem, kind, base, img, autoencoder))
         log(f"{stem}: {kind} of {base.path} ({mask.mean():.1%} of the image)")
     for reason, count in skipped.items():
         log(f"skipped {count}: {reason}")
     result = Manifest(rows, root=out, name="synthetic")
     result.write(out / "manifest.csv")
     return result
+
+
+def _aligned_stem(base: Sample, img, kind: str, ae, index: int) -> str:
+    """``aligned``: named after the real image's content, so it is found again; ``aligned-local``: numbered."""
+    name = getattr(ae, "name", "ae")
+    if kind == "aligned":
+        digest = base.sha256 or hashlib.sha256(img.tobytes()).hexdigest()
+        return f"{digest[:16]}-aligned-{name}"
+    return f"{index:05d}-aligned-local-{name}"
+
+
+def _row(img_path: Path, out: Path, stem: str, kind: str, base: Sample, img, ae) -> Sample:
+    whole = kind == "aligned"
+    generator = f"fakescope-{kind}" + (f"-{ae.name}" if kind in ALIGNED_KINDS else "")
+    return Sample(
+        path=f"images/{stem}.png", label="fake" if whole else "partial", generator=generator,
+        family="autoencoder" if whole else "synthetic", source=SYNTH_SOURCE, license=base.license,
+        mask=f"masks/{stem}.png", width=img.width, height=img.height, orig_width=img.width,
+        orig_height=img.height, orig_format="PNG", sha256=hashlib.sha256(img_path.read_bytes()).hexdigest(),
+    )  # fmt: skip

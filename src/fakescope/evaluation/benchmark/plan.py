@@ -35,11 +35,10 @@ def device_name() -> str:
 
 def plan(name: str, protocols: list[str] | None, cuda: bool) -> list[tuple[str, str, dict, str]]:
     """(protocol key, recipe, config, settings) for one detector."""
-    from ...detectors.cnn import REDUCED
-
-    if name in REDUCED:  # end-to-end networks
+    reduced = entry(name).reduced
+    if reduced:  # end-to-end networks
         keys = ["loso-matched", "logo-matched"]
-        cfg, settings = ({}, "full") if cuda else ({"head_params": REDUCED[name]}, "reduced")
+        cfg, settings = ({}, "full") if cuda else ({"head_params": reduced}, "reduced")
         recipes = {k: ["paired"] for k in keys}
     elif name in SPEC_CNN:
         keys = ["loso-matched", "loso", "logo-matched"]

@@ -101,7 +101,7 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
         "cannot stand in for its label); *all* trains on every source.",
         "- Networks trained end to end (MesoNet, DE-FAKE, CNN-F, Patch-Forensics, GramNet, Resynthesis, FSBI, "
         "dct-cnn) run under the matched-processing protocols only, with the paired recipe. *reduced* marks rows "
-        "trained at the reduced CPU size (fewer epochs, narrower networks; `fakescope.detectors.cnn.REDUCED`); "
+        "trained at the reduced CPU size (fewer epochs, narrower networks; each family's `reduced` settings in the registry); "
         "other rows used the full settings of each detector's card.",
         "- Pooled metrics over LOSO folds mix models; sources with a single class have no per-source AUC, "
         "only accuracy (true-negative rate for real sources, recall for generated ones).",
