@@ -53,7 +53,7 @@ def data(tmp_path_factory):
 
 
 @pytest.mark.parametrize("setup", ["A", "B", "C"])
-@pytest.mark.parametrize("name", list_localizers())
+@pytest.mark.parametrize("name", list_localizers(training_free=False))
 def test_every_localizer_trains_under_every_setup(name, setup, data, tmp_path):
     loc = create_localizer(name, setup=setup, epochs=1, width=8, crop=64, batch=4, crops_per_image=1)
     loc.fit(data)
@@ -100,7 +100,7 @@ def easy(tmp_path_factory):
     return Manifest.read(Manifest(samples, root=root).write(root / "manifest.csv")), test
 
 
-@pytest.mark.parametrize("name", list_localizers())
+@pytest.mark.parametrize("name", list_localizers(training_free=False))
 def test_every_trained_localizer_maps_an_easy_edit_higher_inside_than_outside(name, easy):
     # A model that outputs a constant map, or one that flags everything, fails this.
     train, test = easy

@@ -33,17 +33,22 @@ def load_detector(name_or_path: str | Path = DEFAULT):
 
 
 def load_localizer(name_or_path: str | Path = DEFAULT):
-    """Load a trained localizer: a shipped name (``"default"``) or a folder written by its ``save``.
+    """Load a localizer: a shipped name (``"default"``), a folder written by its ``save``, or the name of a
+    training-free (classical) localizer such as ``"copy-move"``.
 
     Raises:
-        ImportError: PyTorch is not installed (localizers are networks).
+        ImportError: the localizer is a network and PyTorch is not installed.
         KeyError: unknown name; the message lists what exists.
     """
     import importlib.util
 
-    if importlib.util.find_spec("torch") is None:
-        raise ImportError("localizers (--heatmaps, fakescope localize) need PyTorch: pip install 'fakescope[torch]'")
-    return _load_named(name_or_path, "localizer", TRAINED_LOCALIZERS, " --set setup=C")
+    try:
+        return _load_named(name_or_path, "localizer", TRAINED_LOCALIZERS, " --set setup=C")
+    except KeyError as exc:
+        if importlib.util.find_spec("torch") is None:
+            raise ImportError(f"{exc.args[0]} The learned localizers are networks and need PyTorch: "
+                              "pip install 'fakescope[torch]'") from None  # fmt: skip
+        raise
 
 
 #: the name earlier releases used
@@ -51,7 +56,7 @@ load_localizer_model = load_localizer
 
 
 def _load_named(name_or_path, kind: str, trained_dir: Path, train_hint: str):
-    from .registry import list_detectors, list_localizers
+    from .registry import create, list_detectors, list_localizers
     from .saved import load
 
     path = Path(name_or_path)
@@ -60,7 +65,8 @@ def _load_named(name_or_path, kind: str, trained_dir: Path, train_hint: str):
     if (trained_dir / str(name_or_path) / "card.json").is_file():
         return load(trained_dir / str(name_or_path), kind)
     families = list_detectors() if kind == "detector" else list_localizers()
-    if str(name_or_path) in families:
+    if str(name_or_path) in families and getattr(create(str(name_or_path)), "training_free", False):
+        return create(str(name_or_path))  # a classical map: nothing to load
         raise KeyError(
             f"{name_or_path!r} is a {kind} without shipped weights; train it with "
             f"`fakescope train {name_or_path} --manifest M.csv{train_hint} --out DIR` and use DIR"

@@ -26,6 +26,7 @@ class Entry:
     needs: tuple[str, ...] = ()  # optional packages, e.g. ("torch",)
     #: settings for a CPU run of the benchmarks ("reduced size"): fewer epochs, narrower networks
     reduced: dict = field(default_factory=dict)
+    training_free: bool = False  # computed from the image alone (classical forensic maps)
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -52,6 +53,8 @@ _FAMILIES: dict[str, tuple[str, ...]] = {
     "fakescope.localize.mau_net": ("torch",),
     "fakescope.localize.sida": ("torch",),
     "fakescope.localize.dadf": ("torch",),
+    "fakescope.localize.noise_level": (),
+    "fakescope.localize.copy_move": (),
 }
 #: family modules that could not be imported, with the missing packages
 unavailable: dict[str, tuple[str, ...]] = {}
@@ -59,7 +62,7 @@ _loaded = False
 
 
 def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, ...] = (),
-             reduced: dict | None = None):  # fmt: skip
+             reduced: dict | None = None, training_free: bool = False):  # fmt: skip
     """Decorator: register ``builder`` under ``name``; a second registration of a name raises."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
@@ -67,7 +70,7 @@ def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, 
     def wrap(builder: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"{name!r} is already registered (by {_REGISTRY[name].builder.__module__})")
-        _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}))
+        _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}), training_free)
         return builder
 
     return wrap
@@ -98,9 +101,11 @@ def list_detectors(pattern: str = "*") -> list[str]:
     return _names("detector", pattern)
 
 
-def list_localizers(pattern: str = "*") -> list[str]:
-    """Registered localizer families, filtered by a shell-style pattern."""
-    return _names("localizer", pattern)
+def list_localizers(pattern: str = "*", training_free: bool | None = None) -> list[str]:
+    """Registered localizer families, filtered by a shell-style pattern and, if given, by whether they are
+    training-free (classical maps) or learned."""
+    names = _names("localizer", pattern)
+    return names if training_free is None else [n for n in names if _REGISTRY[n].training_free == training_free]
 
 
 def entry(name: str, kind: str | None = None) -> Entry:

@@ -165,7 +165,8 @@ def localization_fields(localizer, img, path: str, heatmaps: str | Path) -> dict
     res = localizer.localize(img)
     map_path, over_path = write_heatmap(img, res["map"], heatmaps, path)
     return {"heatmap": str(map_path), "overlay": str(over_path), "flagged_share": round(res["flagged_share"], 6),
-            "localizer": localizer.name, "localizer_p_fake": round(res["p_fake"], 6),
+            "localizer": localizer.name,
+            "localizer_p_fake": None if res["p_fake"] is None else round(res["p_fake"], 6),
             "explanation": res["explanation"]}  # fmt: skip
 
 

@@ -18,11 +18,11 @@ def list_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.
             continue
         if kind == "localizers":
             typer.echo("")
-            typer.echo("localizers (maps of manipulated regions; train with --set setup=A|B|C):")
+            typer.echo("localizers (maps of manipulated regions; learned ones train with --set setup=A|B|C):")
         width = max(map(len, names))
         for name in names:
             e = entry(name)
-            needs = f"  (needs {', '.join(e.needs)})" if e.needs else ""
+            needs = f"  (needs {', '.join(e.needs)})" if e.needs else "  (training-free)" if e.training_free else ""
             typer.echo(f"{name:<{width}}  {e.summary}{needs}")
         typer.echo(f"trained {kind}, shipped: " + (", ".join(trained) or "none"))
     if unavailable:

@@ -111,7 +111,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
         sets["real edits"] = sets["real edits"].sample(12, seed=0)
     rows = [r for r in done or [] if r.get("settings") == size]
     have = {(r["localizer"], r["setup"]) for r in rows}
-    for name in localizers or list_localizers():
+    for name in localizers or list_localizers(training_free=False):
         for setup in setups:
             if (name, setup) in have:
                 continue

@@ -393,7 +393,8 @@ def explain(m: np.ndarray, p: float, probs3: dict[str, float] | None, loc: Local
 
     h, w = m.shape
     flagged = m >= 0.5
-    head = f"{loc.name}: {p:.0%} likely manipulated or generated"
+    head = f"{loc.name}: " + (f"{p:.0%} likely manipulated or generated" if p is not None
+                                else "map only (the image-level score is not calibrated)")  # fmt: skip
     if probs3:
         head += " (" + ", ".join(f"{k} {v:.0%}" for k, v in probs3.items()) + ")"
     if not flagged.any():

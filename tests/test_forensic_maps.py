@@ -1,0 +1,103 @@
+"""Classical forensic localizers: each finds the trace it is built for on an edit made for it, and
+stays quiet on an untouched image that merely looks alike."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+from scipy import ndimage
+
+from fakescope.registry import create, list_localizers
+from tests.conftest import natural_image
+
+
+def _photo(rng, size=256, noise=2.0) -> np.ndarray:
+    """Photo-like: smooth 1/f content plus sensor-like noise, as 8-bit RGB."""
+    base = ndimage.gaussian_filter(np.asarray(natural_image(rng, size), float), (1, 1, 0))
+    return np.clip(np.round(base + rng.normal(0, noise, base.shape)), 0, 255).astype(np.uint8)
+
+
+def _gap(m, mask):
+    return m[mask].mean() - m[~mask].mean()
+
+
+def test_classical_localizers_are_registered_and_need_no_training():
+    assert {"copy-move", "noise-level"} <= set(list_localizers())
+    from fakescope.models import load_localizer
+
+    loc = load_localizer("copy-move")  # by name: nothing to load
+    assert loc.training_free and loc.localize(Image.new("RGB", (40, 30)))["map"].shape == (30, 40)
+
+
+@pytest.mark.parametrize("transform", ["shift", "rot90", "rot180"])
+def test_copy_move_finds_source_and_destination(transform):
+    rng = np.random.default_rng(1)
+    img = _photo(rng)
+    region = img[30:78, 40:88]
+    edited = img.copy()
+    edited[150:198, 160:208] = {"shift": region, "rot90": np.rot90(region), "rot180": np.rot90(region, 2)}[transform]
+    src, dst = np.zeros((256, 256), bool), np.zeros((256, 256), bool)
+    src[30:78, 40:88], dst[150:198, 160:208] = True, True
+    m = create("copy-move").localize(Image.fromarray(edited))["map"]
+    assert m[src].mean() > 0.5 and m[dst].mean() > 0.5  # both ends of the copy
+    assert m[~(src | dst)].mean() < 0.02
+
+
+def test_copy_move_ignores_repeated_texture_and_untouched_photos():
+    rng = np.random.default_rng(2)
+    loc = create("copy-move")
+    assert (loc.localize(Image.fromarray(_photo(rng)))["map"] >= 0.5).mean() == 0
+    # Bricks: one pattern repeated, each repetition with its own noise. Alike, but nothing was copied.
+    tile = np.asarray(natural_image(rng, 32), float)
+    bricks = np.clip(np.round(np.tile(tile, (8, 8, 1)) + rng.normal(0, 6, (256, 256, 3))), 0, 255).astype(np.uint8)
+    assert (loc.localize(Image.fromarray(bricks))["map"] >= 0.5).mean() < 0.01
+
+
+@pytest.mark.parametrize("edit", ["noisier", "smoothed"])
+def test_noise_level_finds_a_region_with_other_noise(edit):
+    rng = np.random.default_rng(3)
+    img = _photo(rng).astype(float)
+    mask = np.zeros((256, 256), bool)
+    mask[80:160, 100:180] = True
+    if edit == "noisier":  # pasted from a noisier camera
+        img[mask] += rng.normal(0, 8, (int(mask.sum()), 3))
+    else:  # inpainted / regenerated: smoother than the sensor noise around it
+        img[80:160, 100:180] = ndimage.gaussian_filter(img[80:160, 100:180], (1.5, 1.5, 0))
+    m = create("noise-level").localize(Image.fromarray(np.clip(np.round(img), 0, 255).astype(np.uint8)))["map"]
+    assert m[mask].mean() > 0.6 and m[~mask].mean() < 0.05
+
+
+def test_noise_level_is_quiet_on_uniform_noise():
+    rng = np.random.default_rng(4)
+    m = create("noise-level").localize(Image.fromarray(_photo(rng, noise=3.0)))["map"]
+    assert (m >= 0.5).mean() < 0.01
+
+
+def test_calibration_gives_a_probability_and_survives_save_load(tmp_path):
+    from fakescope.data.manifest import Manifest, Sample
+    from fakescope.models import load_localizer
+
+    rng = np.random.default_rng(5)
+    samples = []
+    for i in range(6):
+        img = _photo(rng, 128)
+        Image.fromarray(img).save(tmp_path / f"r{i}.png")
+        edited = img.copy()
+        edited[70:110, 70:110] = img[5:45, 5:45]
+        Image.fromarray(edited).save(tmp_path / f"p{i}.png")
+        samples += [Sample(path=f"r{i}.png", label="real", source="s"), Sample(path=f"p{i}.png", label="partial",
+                                                                               source="s")]  # fmt: skip
+    m = Manifest(samples, root=tmp_path)
+    loc = create("copy-move")
+    assert loc.localize(Image.open(tmp_path / "p0.png"))["p_fake"] is None  # uncalibrated: a map, no probability
+    loc.fit(m)
+    p_edit = loc.localize(Image.open(tmp_path / "p0.png"))["p_fake"]
+    p_real = loc.localize(Image.open(tmp_path / "r0.png"))["p_fake"]
+    assert 0 <= p_real < p_edit <= 1
+    loc.save(tmp_path / "cm")
+    again = load_localizer(tmp_path / "cm")
+    assert again.localize(Image.open(tmp_path / "p0.png"))["p_fake"] == pytest.approx(p_edit)
+    assert json.loads((tmp_path / "cm" / "card.json").read_text())["card"]["kind"] == "localizer"
