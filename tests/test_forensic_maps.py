@@ -101,3 +101,51 @@ def test_calibration_gives_a_probability_and_survives_save_load(tmp_path):
     again = load_localizer(tmp_path / "cm")
     assert again.localize(Image.open(tmp_path / "p0.png"))["p_fake"] == pytest.approx(p_edit)
     assert json.loads((tmp_path / "cm" / "card.json").read_text())["card"]["kind"] == "localizer"
+
+
+def _jpeg(a: np.ndarray, quality: int) -> Image.Image:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=quality)
+    return Image.open(io.BytesIO(buf.getvalue()))
+
+
+def _decoded(img: Image.Image) -> np.ndarray:
+    return np.asarray(img.convert("RGB")).copy()
+
+
+def test_jpeg_dq_finds_a_region_quantised_once():
+    rng = np.random.default_rng(6)
+    mask = np.zeros((256, 256), bool)
+    mask[96:176, 64:160] = True
+    a = _decoded(_jpeg(_photo(rng), 60))  # first save, quality 60
+    a[mask] = _photo(rng)[mask]  # pasted from an uncompressed image
+    m = create("jpeg-dq").localize(_jpeg(a, 90))["map"]  # saved again, quality 90
+    assert m[mask].mean() > 0.6 and m[~mask].mean() < 0.1
+    # Saved once: no periodic histogram, no evidence anywhere. Not a JPEG file: nothing to read.
+    assert (create("jpeg-dq").localize(_jpeg(_photo(rng), 90))["map"] >= 0.5).mean() < 0.01
+    assert create("jpeg-dq").localize(Image.fromarray(a))["map"].max() == 0
+
+
+def test_jpeg_grid_finds_a_region_pasted_off_the_grid():
+    rng = np.random.default_rng(7)
+    background = _decoded(_jpeg(_photo(rng), 40))
+    donor = _decoded(_jpeg(_photo(rng), 40))
+    background[99:179, 69:165] = donor[:80, :96]  # 3 and 5 px off the background's 8 x 8 grid
+    mask = np.zeros((256, 256), bool)
+    mask[99:179, 69:165] = True
+    m = create("jpeg-grid").localize(Image.fromarray(background))["map"]
+    assert m[mask].mean() > 0.5 and m[~mask].mean() < 0.15
+    clean = create("jpeg-grid").localize(Image.fromarray(_decoded(_jpeg(_photo(rng), 40))))["map"]
+    assert (clean >= 0.5).mean() < 0.01
+
+
+def test_ela_shows_a_region_with_another_compression_history():
+    rng = np.random.default_rng(8)
+    mask = np.zeros((256, 256), bool)
+    mask[96:176, 64:160] = True
+    a = _decoded(_jpeg(_photo(rng), 70))
+    a[mask] = _photo(rng)[mask]
+    m = create("ela", quality=70).localize(Image.fromarray(a))["map"]
+    assert _gap(m, mask) > 0.2

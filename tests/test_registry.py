@@ -33,3 +33,27 @@ def test_predicting_before_fitting_raises():
     det = create("dct-linear")
     with pytest.raises(NotFittedError, match="not fitted"):
         det.predict_proba([object()])
+
+
+def test_the_registry_knows_which_module_registers_each_name():
+    import importlib
+    import importlib.util
+
+    from fakescope import registry
+
+    for module, (needs, names) in registry._FAMILIES.items():
+        if any(importlib.util.find_spec(p) is None for p in needs):
+            continue
+        importlib.import_module(module)
+        registered = {n for n, e in registry._REGISTRY.items() if e.module == module}
+        assert registered == set(names), module
+
+
+def test_loading_the_default_detector_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, fakescope; d = fakescope.load_detector(); "
+            "print('torch' in sys.modules, d.name)")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "ensemble"]

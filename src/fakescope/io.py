@@ -8,8 +8,10 @@ RGB, alpha composited on white, EXIF rotation) is recorded in
 
 from __future__ import annotations
 
+import errno
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -138,14 +140,7 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
         label, data = name or "<bytes>", bytes(source)
     else:
         label = str(source)
-        try:
-            data = Path(source).read_bytes()
-        except FileNotFoundError:
-            raise ImageLoadError(label, "file not found") from None
-        except IsADirectoryError:
-            raise ImageLoadError(label, "is a directory, not an image") from None
-        except OSError as exc:
-            raise ImageLoadError(label, f"cannot read file ({exc.strerror or exc})") from None
+        data = _read_file(source, label)
     if not data:
         raise ImageLoadError(label, "empty file (0 bytes)")
     with warnings.catch_warnings():
@@ -154,7 +149,7 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
         try:
             img = Image.open(io.BytesIO(data))
         except UnidentifiedImageError:
-            raise ImageLoadError(label, "not a recognised image format") from None
+            raise ImageLoadError(label, _unidentified(data)) from None
         except Image.DecompressionBombError as exc:
             raise ImageLoadError(label, f"over the decompression-bomb guard, refused before decoding ({exc})") from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
@@ -180,6 +175,11 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
         if info.n_frames > 1:
             img.seek(0)
             info.conversions.append(f"first of {info.n_frames} frames")
+        # Read before load(), which drops the tile list.
+        depth = _sample_bits(img)
+        if depth > 8 and img.mode in ("RGB", "RGBA"):
+            # Pillow reduces 16-bit colour to 8 bits as it decodes (grey keeps 16 and is scaled below).
+            info.conversions.append(f"{depth}-bit {img.mode}->8bit")
         try:
             img.load()
         except Exception as exc:  # noqa: BLE001 - truncated or corrupt data
@@ -190,6 +190,65 @@ def open_image(source: str | os.PathLike | bytes, name: str | None = None) -> tu
             info.conversions.append("EXIF orientation applied")
         rgb = _to_rgb(img, info)
     return rgb, info
+
+
+def _read_file(path: str | os.PathLike, label: str) -> bytes:
+    """The bytes of a regular file, or an :class:`ImageLoadError` that says what the entry is instead.
+
+    Only regular files are read: a FIFO would block the scan forever, a device
+    could stream without end.
+    """
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        if os.path.islink(path):
+            raise ImageLoadError(label, f"broken symlink (to {os.readlink(path)}, which does not exist)") from None
+        raise ImageLoadError(label, "file not found") from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageLoadError(label, "symlink loop (too many levels of symbolic links)") from None
+        raise ImageLoadError(label, f"cannot read file ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ImageLoadError(label, "is a directory, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise ImageLoadError(label, f"not a regular file but a {_file_kind(st.st_mode)}; only files are read")
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise ImageLoadError(label, f"cannot read file ({exc.strerror or exc})") from None
+
+
+def _file_kind(mode: int) -> str:
+    kinds = [(stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+             (stat.S_ISBLK, "block device")]  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "special file")
+
+
+def _unidentified(data: bytes) -> str:
+    """Why no decoder took the file: a format whose signature matches names its own complaint."""
+    Image.init()
+    for fmt in Image.ID:
+        factory, accept = Image.OPEN[fmt]
+        try:
+            if accept is None or not accept(data[:16]):
+                continue
+        except Exception:  # noqa: BLE001 - some signature checks fail on very short files
+            continue
+        try:
+            factory(io.BytesIO(data), "").close()
+        except Exception as exc:  # noqa: BLE001 - the decoder's own message is the diagnosis
+            return f"corrupt {fmt} file: {exc}"
+    return "not a recognised image format"
+
+
+def _sample_bits(img: Image.Image) -> int:
+    """Bits per sample the file stores, from the decoder's raw mode (``RGB;16B`` -> 16); 8 when unknown."""
+    for tile in getattr(img, "tile", None) or []:
+        args = tile[3] if len(tile) > 3 else None
+        rawmode = args if isinstance(args, str) else (args[0] if args and isinstance(args[0], str) else "")
+        if ";16" in rawmode:
+            return 16
+    return 8
 
 
 def _orientation(img: Image.Image) -> int | None:
@@ -205,6 +264,45 @@ def load_image(source: str | os.PathLike | bytes) -> Image.Image:
 
 
 def iter_image_files(root: str | os.PathLike) -> list[Path]:
-    """All files under ``root`` (recursive, sorted) whose suffix is an image suffix."""
+    """Entries under ``root`` (recursive, sorted) whose suffix is an image suffix; see :func:`image_entries`."""
+    return [p for p, refused in image_entries(root) if refused is None]
+
+
+def image_entries(root: str | os.PathLike) -> list[tuple[Path, str | None]]:
+    """Every entry under ``root`` (recursive, sorted) that a scan reports on, with why it is refused (or None).
+
+    An entry is reported when its name has an image suffix, whatever it is: a
+    file, a FIFO, a socket, a broken or looping symlink (reading it then says
+    what is wrong). Folder symlinks are followed once: a link to a folder
+    already walked (a loop back to an ancestor, or a second link to the same
+    folder) is refused with a reason, and a folder that cannot be listed too.
+    """
     root = Path(root)
-    return sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    out: list[tuple[Path, str | None]] = []
+    seen: dict[tuple[int, int], str] = {}
+
+    def unlistable(exc: OSError) -> None:
+        out.append((Path(exc.filename or root), f"cannot list folder ({exc.strerror or exc})"))
+
+    for folder, dirs, files in os.walk(root, followlinks=True, onerror=unlistable):
+        if folder == str(root):
+            st = os.stat(folder)
+            seen[(st.st_dev, st.st_ino)] = folder
+        kept = []
+        # Real folders before links, so that a link, not the folder it points to, is the one refused.
+        for name in sorted(dirs, key=lambda d: (os.path.islink(os.path.join(folder, d)), d)):
+            sub = os.path.join(folder, name)
+            try:
+                sst = os.stat(sub)
+            except OSError:
+                continue  # gone since it was listed
+            first = seen.get((sst.st_dev, sst.st_ino))
+            if first is not None:
+                why = f"the same folder as {first}, already scanned (a folder link); not walked again"
+                out.append((Path(sub), why))
+            else:
+                seen[(sst.st_dev, sst.st_ino)] = sub
+                kept.append(name)
+        dirs[:] = kept
+        out += [(Path(folder) / f, None) for f in files if Path(f).suffix.lower() in IMAGE_SUFFIXES]
+    return sorted(out, key=lambda e: e[0])

@@ -66,8 +66,9 @@ def _load_named(name_or_path, kind: str, trained_dir: Path, train_hint: str):
         return load(trained_dir / str(name_or_path), kind)
     families = list_detectors() if kind == "detector" else list_localizers()
     if str(name_or_path) in families:
-        if getattr(create(str(name_or_path)), "training_free", False):
-            return create(str(name_or_path))  # a classical map: nothing to load
+        model = create(str(name_or_path))
+        if getattr(model, "training_free", False):
+            return model  # a classical map: nothing to load
         raise KeyError(
             f"{name_or_path!r} is a {kind} without shipped weights; train it with "
             f"`fakescope train {name_or_path} --manifest M.csv{train_hint} --out DIR` and use DIR"

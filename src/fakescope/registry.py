@@ -27,68 +27,80 @@ class Entry:
     #: settings for a CPU run of the benchmarks ("reduced size"): fewer epochs, narrower networks
     reduced: dict = field(default_factory=dict)
     training_free: bool = False  # computed from the image alone (classical forensic maps)
+    module: str = ""  # the family module that registered it
 
 
 _REGISTRY: dict[str, Entry] = {}
 
-# Family modules, by what they need beyond the base install. A module whose needs are missing is
-# not imported; its names are reported as unavailable instead of unknown.
-_FAMILIES: dict[str, tuple[str, ...]] = {
-    "fakescope.detectors.univfd": (),
-    "fakescope.detectors.dct": (),
-    "fakescope.detectors.fusion": (),
-    "fakescope.detectors.noise": (),
-    "fakescope.detectors.defake_hybrid": (),
-    "fakescope.detectors.ensemble": (),
-    "fakescope.detectors.meso": ("torch",),
-    "fakescope.detectors.defake": ("torch",),
-    "fakescope.detectors.cnnf": ("torch",),
-    "fakescope.detectors.patch_forensics": ("torch",),
-    "fakescope.detectors.gramnet": ("torch",),
-    "fakescope.detectors.resynthesis": ("torch",),
-    "fakescope.detectors.fsbi": ("torch",),
-    "fakescope.localize.gradcam": ("torch",),
-    "fakescope.localize.patches": ("torch",),
-    "fakescope.localize.attention": ("torch",),
-    "fakescope.localize.mau_net": ("torch",),
-    "fakescope.localize.sida": ("torch",),
-    "fakescope.localize.dadf": ("torch",),
-    "fakescope.localize.noise_level": (),
-    "fakescope.localize.copy_move": (),
+# Family modules: what each needs beyond the base install and the names it registers. A module is
+# imported only when one of its names is asked for (or a listing needs them all), so scanning with the
+# default detector never imports PyTorch. tests/test_registry.py checks the names against the modules.
+_FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "fakescope.detectors.univfd": ((), ("univfd", "univfd-nn")),
+    "fakescope.detectors.dct": ((), ("dct-linear", "dct-cnn")),
+    "fakescope.detectors.fusion": ((), ("fusion",)),
+    "fakescope.detectors.noise": ((), ("noise-sensitivity",)),
+    "fakescope.detectors.defake_hybrid": ((), ("defake-hybrid",)),
+    "fakescope.detectors.ensemble": ((), ("ensemble",)),
+    "fakescope.detectors.meso": (("torch",), ("meso4", "mesoinception4")),
+    "fakescope.detectors.defake": (("torch",), ("defake",)),
+    "fakescope.detectors.cnnf": (("torch",), ("cnnf", "cnnf-effnet")),
+    "fakescope.detectors.patch_forensics": (("torch",), ("patch-forensics",)),
+    "fakescope.detectors.gramnet": (("torch",), ("gramnet",)),
+    "fakescope.detectors.resynthesis": (("torch",), ("resynthesis",)),
+    "fakescope.detectors.fsbi": (("torch",), ("fsbi",)),
+    "fakescope.localize.gradcam": (("torch",), ("gradcam",)),
+    "fakescope.localize.patches": (("torch",), ("patches",)),
+    "fakescope.localize.attention": (("torch",), ("attention",)),
+    "fakescope.localize.mau_net": (("torch",), ("mau-net",)),
+    "fakescope.localize.sida": (("torch",), ("sida",)),
+    "fakescope.localize.dadf": (("torch",), ("dadf",)),
+    "fakescope.localize.noise_level": ((), ("noise-level",)),
+    "fakescope.localize.copy_move": ((), ("copy-move",)),
+    "fakescope.localize.jpeg": ((), ("jpeg-dq", "jpeg-grid", "ela")),
 }
 #: family modules that could not be imported, with the missing packages
 unavailable: dict[str, tuple[str, ...]] = {}
-_loaded = False
+_imported: set[str] = set()
 
 
 def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, ...] = (),
-             reduced: dict | None = None, training_free: bool = False):  # fmt: skip
-    """Decorator: register ``builder`` under ``name``; a second registration of a name raises."""
+             reduced: dict | None = None, training_free: bool = False, module: str | None = None):  # fmt: skip
+    """Decorator: register ``builder`` under ``name``; a second registration of a name raises.
+
+    ``module`` names the family module when the builder is made by shared code (default: the builder's)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
     def wrap(builder: Callable) -> Callable:
         if name in _REGISTRY:
             raise ValueError(f"{name!r} is already registered (by {_REGISTRY[name].builder.__module__})")
-        _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}), training_free)
+        _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}), training_free,
+                                module or builder.__module__)  # fmt: skip
         return builder
 
     return wrap
 
 
-def _ensure_loaded() -> None:
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
+def _import(module: str) -> None:
     import importlib.util
 
-    for module, needs in _FAMILIES.items():
-        missing = tuple(pkg for pkg in needs if importlib.util.find_spec(pkg) is None)
-        if missing:
-            unavailable[module] = missing
-            continue
-        importlib.import_module(module)
+    if module in _imported or module in unavailable:
+        return
+    needs = _FAMILIES[module][0]
+    missing = tuple(pkg for pkg in needs if importlib.util.find_spec(pkg) is None)
+    if missing:
+        unavailable[module] = missing
+        return
+    _imported.add(module)
+    importlib.import_module(module)
+
+
+def _ensure_loaded(name: str | None = None) -> None:
+    """Import the family module that registers ``name``, or every family module when no name is given."""
+    for module, (_, names) in _FAMILIES.items():
+        if name is None or name in names:
+            _import(module)
 
 
 def _names(kind: str | None, pattern: str) -> list[str]:
@@ -110,8 +122,11 @@ def list_localizers(pattern: str = "*", training_free: bool | None = None) -> li
 
 def entry(name: str, kind: str | None = None) -> Entry:
     """The registry entry of ``name`` (of the given kind, if one is given)."""
-    _ensure_loaded()
+    _ensure_loaded(name)
     e = _REGISTRY.get(name)
+    if e is None:
+        _ensure_loaded()  # an unknown name: load everything, to suggest close matches
+        e = _REGISTRY.get(name)
     if e is None or (kind is not None and e.kind != kind):
         what = kind or "detector or localizer"
         pool = [n for n, x in _REGISTRY.items() if kind is None or x.kind == kind]

@@ -4,12 +4,20 @@ Images are decoded on worker threads while the detector works on the
 previous batch; rows are written and flushed batch by batch, so memory stays
 flat however many images there are and an interrupted scan loses at most one
 batch. A rerun with the same output file skips the images already in it.
+
+Every entry the scan meets gets a row, readable or not. Rows are valid UTF-8
+whatever the file names: ``path`` is the name as text and, when the name is
+not valid UTF-8, ``path_bytes`` holds its exact bytes percent-encoded
+(:func:`row_path` turns a row back into the name to open). Resuming keys on
+the absolute path, so a folder given as ``photos/`` or ``/home/me/photos``
+is the same folder.
 """
 
 from __future__ import annotations
 
 import csv
 import glob
+import itertools
 import json
 import os
 import sys
@@ -19,60 +27,238 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote_from_bytes, unquote_to_bytes
 
-from .io import IMAGE_SUFFIXES, ImageLoadError, iter_image_files, open_image
+from .io import IMAGE_SUFFIXES, ImageLoadError, image_entries, open_image
 from .types import Verdict
 
-FIELDS = ["path", "p_fake", "verdict", "detector", "error", "width", "height", "format", "notes"]
+FIELDS = ["path", "p_fake", "verdict", "detector", "error", "width", "height", "format", "notes", "path_bytes"]
 LOCALIZATION_FIELDS = ["heatmap", "overlay", "flagged_share", "localizer", "localizer_p_fake", "explanation"]
 MANIFEST_SUFFIXES = {".csv", ".tsv", ".jsonl"}
+#: Output formats by the suffix of the output file; any other suffix needs an explicit format.
+OUTPUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 
 
 class UsageError(ValueError):
-    """The scan was asked for something impossible (no inputs, bad format)."""
+    """The scan was asked for something impossible (no inputs, bad format, an output it cannot write)."""
 
 
-def expand_inputs(inputs: Iterable[str]) -> list[str]:
-    """Files, folders (recursive), glob patterns and manifests -> an ordered list of image paths.
+@dataclass
+class Inputs:
+    """What a scan's inputs expand to."""
 
-    Files named explicitly are kept whatever their suffix, so that a bad file
-    gets an error row rather than being skipped in silence.
+    #: every entry that gets a row, in order
+    paths: list[str]
+    #: entries refused before reading (a folder link already walked, a folder that cannot be listed) and why
+    refused: dict[str, str] = field(default_factory=dict)
+
+
+def find_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> Inputs:
+    """Files, folders (recursive), glob patterns and manifests -> the entries to scan, in order.
+
+    Anything named explicitly is kept whatever it is (a file of any suffix, a
+    FIFO, a broken symlink), so that it gets an error row rather than being
+    skipped in silence. Entries reached twice (``a.jpg`` and ``./a.jpg``, a
+    folder named twice) are scanned once.
     """
     from .data.manifest import Manifest
 
-    out: list[str] = []
-    for item in inputs:
+    if isinstance(inputs, (str, os.PathLike)):
+        inputs = [inputs]
+    found = Inputs(paths=[])
+    for item in map(os.fspath, inputs):
         p = Path(item)
         if p.is_dir():
-            out += [str(f) for f in iter_image_files(p)]
+            for entry, why in image_entries(p):
+                found.paths.append(str(entry))
+                if why:
+                    found.refused[str(entry)] = why
         elif p.is_file() and p.suffix.lower() in MANIFEST_SUFFIXES:
-            out += [str(s.file) for s in Manifest.read(p)]
-        elif p.is_file() or p.is_symlink():
-            out.append(str(p))
+            found.paths += [str(s.file) for s in Manifest.read(p)]
+        elif os.path.lexists(item):
+            found.paths.append(item)
         elif any(ch in item for ch in "*?["):
             matches = sorted(glob.glob(item, recursive=True))
-            out += [m for m in matches if Path(m).is_file() and Path(m).suffix.lower() in IMAGE_SUFFIXES]
+            found.paths += [m for m in matches if not os.path.isdir(m) and Path(m).suffix.lower() in IMAGE_SUFFIXES]
         else:
             raise UsageError(f"{item}: no such file, folder or glob match")
     seen: set[str] = set()
-    return [x for x in out if not (x in seen or seen.add(x))]
+    found.paths = [x for x in found.paths if not (resume_key(x) in seen or seen.add(resume_key(x)))]
+    return found
+
+
+def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> list[str]:
+    """The paths :func:`find_inputs` finds (refused entries included: reading them fails with a reason)."""
+    return find_inputs(inputs).paths
+
+
+def resume_key(path: str) -> str:
+    """What identifies an image across runs: its absolute, normalised path (symlinks not resolved, so that
+    every name in a folder keeps its own row)."""
+    return os.path.abspath(path)
+
+
+# --- rows: valid UTF-8 whatever the file names -------------------------------------------------------------
+
+
+def path_fields(path: str) -> tuple[str, str | None]:
+    """A path -> (``path``, ``path_bytes``) of its row.
+
+    Names are bytes on POSIX; Python holds the bytes that are not UTF-8 as
+    surrogate escapes. ``path`` shows each such byte as ``\\xNN`` (valid UTF-8,
+    readable, but not always the exact name); ``path_bytes`` is then the exact
+    name, percent-encoded (RFC 3986), and ``None`` for every valid name.
+    """
+    try:
+        path.encode("utf-8")
+        return path, None
+    except UnicodeEncodeError:
+        pass
+    try:
+        raw = path.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # a surrogate that stands for no byte: text that never was a file name
+        return path.encode("utf-8", "backslashreplace").decode("utf-8"), None
+    return raw.decode("utf-8", "backslashreplace"), quote_from_bytes(raw, safe="/")
+
+
+def row_path(row: dict) -> str:
+    """The path to open for a row of a scan's output (JSONL or CSV): ``path_bytes`` when set, else ``path``."""
+    raw = row.get("path_bytes")
+    return os.fsdecode(unquote_to_bytes(raw)) if raw else row["path"]
+
+
+def output_row(verdict: Verdict | dict) -> dict:
+    """A verdict as a row to write: every text valid UTF-8, ``path_bytes`` set for names that are not."""
+    row = verdict.to_dict() if isinstance(verdict, Verdict) else dict(verdict)
+    row["path"], row["path_bytes"] = path_fields(row["path"])
+    for k, v in row.items():
+        if isinstance(v, str) and k != "path_bytes":
+            row[k] = path_fields(v)[0]  # heatmap paths, error messages quoting a name
+    return row
+
+
+def printable(text: str) -> str:
+    """Text for one terminal line: control characters (a newline in a file name) written as escapes."""
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+# --- output files: resumable, repaired when a killed run cut the last row -------------------------------------
 
 
 def done_paths(out: Path) -> set[str]:
-    """Paths already written to a previous run's output (JSONL or CSV)."""
+    """Resume keys (:func:`resume_key`) of the complete rows of a previous run's output (JSONL or CSV)."""
+    out = Path(out)
     if not out.is_file():
         return set()
-    done = set()
-    if out.suffix.lower() == ".csv":
-        with open(out, newline="", encoding="utf-8") as fh:
-            done = {row["path"] for row in csv.DictReader(fh) if row.get("path")}
-    else:
-        for line in out.read_text(encoding="utf-8").splitlines():
-            try:
-                done.add(json.loads(line)["path"])
-            except (json.JSONDecodeError, KeyError, TypeError):
-                continue  # a line cut short by an interrupted run: that image is redone
-    return done
+    return _scan_output(out, OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl"))[0]
+
+
+def _scan_output(out: Path, fmt: str, fields: list[str] | None = None) -> tuple[set[str], int, bool]:
+    """Read a previous run's output: (resume keys of its complete rows, bytes up to the end of the last
+    one, whether that row lacks only its line end).
+
+    A killed run can only damage the end of the file (rows are appended): a
+    last record that is cut (no line end, a JSON line that does not parse, a
+    CSV record with fields missing or inside an open quote) is not a row. The
+    file is streamed and only the keys are kept, so resuming a scan of
+    millions of images needs no more memory than the set of their paths.
+    """
+    with open(out, "rb") as fh:
+        return (_jsonl_output if fmt == "jsonl" else _csv_output)(out, fh, fields)
+
+
+def _jsonl_output(out: Path, fh, fields) -> tuple[set[str], int, bool]:
+    keys: set[str] = set()
+    keep, pos, no_line_end = 0, 0, False
+    for i, raw in enumerate(fh, 1):
+        pos += len(raw)
+        try:
+            row = json.loads(raw.decode("utf-8"))
+            ok = isinstance(row, dict) and "path" in row
+        except ValueError:  # UnicodeDecodeError included: a line cut inside a character
+            ok = False
+        if ok:
+            keys.add(resume_key(row_path(row)))
+            keep, no_line_end = pos, not raw.endswith(b"\n")
+        elif not raw.strip():
+            keep = pos
+        elif raw.endswith(b"\n") and not raw.startswith(b'{"path": '):
+            raise UsageError(f"{out}:{i}: not a row of a scan's output; write the results to another file")
+        # Else the cut last row, or a cut row an older version left when it resumed: not counted as done,
+        # and cut off unless complete rows follow it.
+    return keys, keep, no_line_end
+
+
+def _csv_output(out: Path, fh, fields) -> tuple[set[str], int, bool]:
+    pos = [0, b""]  # bytes fed to the reader so far, and the last line fed
+
+    def lines():
+        for raw in fh:
+            pos[0] += len(raw)
+            pos[1] = raw
+            # csv.reader pulls one line at a time and no further than the end of a record, so pos[0] is
+            # where the record just read ends.
+            yield raw.decode("utf-8", "surrogateescape")
+
+    size = os.fstat(fh.fileno()).st_size
+    reader = csv.reader(lines())
+    keys: set[str] = set()
+    keep, header = 0, None
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            if pos[0] < size:
+                raise UsageError(f"{out}: not a scan's CSV output ({exc}); write the results to another file") from None
+            break  # the cut last record
+        complete = pos[1].endswith(b"\n")
+        if header is None:
+            if not complete:
+                break
+            header = record
+            if fields is not None and header != fields:
+                raise UsageError(f"{out}: its columns {header} are not this scan's {fields}; write the results to "
+                                 "another file")  # fmt: skip
+            if "path" not in header:
+                raise UsageError(f"{out}: not a scan's CSV output (no 'path' column)")
+        elif complete and len(record) == len(header):
+            keys.add(resume_key(row_path(dict(zip(header, record)))))
+        elif pos[0] == size:
+            break  # the cut last record: its fields are missing or its last field is cut
+        else:
+            raise UsageError(f"{out}: a record with {len(record)} fields, not {len(header)}; not a scan's CSV output")
+        keep = pos[0]
+    return keys, keep, False
+
+
+def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, set[str]]:
+    """Open an output file to append to; returns the file, whether it is fresh, and the resume keys done.
+
+    A cut last row is dropped first by truncating the file to the end of its
+    last complete row: one system call, so a kill during the repair leaves
+    the old file or the repaired one, never a mix, and no copy of a large file.
+    """
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; the output is a file such as {out / 'results.jsonl'}")
+    if os.path.lexists(out) and not out.is_file():
+        raise UsageError(f"{out}: not a regular file; the results go to a file (or to stdout)")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        done: set[str] = set()
+        if out.is_file() and out.stat().st_size:
+            done, keep, no_line_end = _scan_output(out, fmt, fields if fmt == "csv" else None)
+            if keep < out.stat().st_size:
+                os.truncate(out, keep)
+            if no_line_end:  # a complete last row that lacks only its line end
+                with open(out, "ab") as fh:
+                    fh.write(b"\n")
+        fresh = not out.exists() or out.stat().st_size == 0
+        fh = open(out, "a", newline="" if fmt == "csv" else None, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"{out}: cannot write the results there ({exc.strerror or exc})") from None
+    return fh, fresh, done
 
 
 class RowWriter:
@@ -143,13 +329,9 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int = 2
             rows = []
             for p, _, _, err in decoded:
                 if err is not None:
-                    rows.append(Verdict(path=p, p_fake=None, verdict=None, detector=detector.name, error=err))
+                    rows.append(Verdict.failed(detector, p, err))
                     continue
-                info, prob = infos[p], by_path[p]
-                rows.append(
-                    Verdict(path=p, p_fake=round(prob, 6), verdict=detector.verdict_of(prob), detector=detector.name,
-                            width=info.width, height=info.height, format=info.format, notes=info.conversions)
-                )  # fmt: skip
+                rows.append(Verdict.scored(detector, p, by_path[p], infos[p]))
             if localizer is not None and heatmaps is not None:
                 images = {p: img for p, img, _ in good}
                 for row in rows:
@@ -170,9 +352,25 @@ def localization_fields(localizer, img, path: str, heatmaps: str | Path) -> dict
             "explanation": res["explanation"]}  # fmt: skip
 
 
+def output_format(out: str | Path | None, fmt: str | None) -> str:
+    """``fmt`` checked, or the format ``out``'s suffix names (JSONL when writing to stdout)."""
+    if out is not None and Path(out).is_dir():
+        raise UsageError(f"{out}: is a folder; the output is a file such as {Path(out) / 'results.jsonl'}")
+    if fmt is None:
+        if out is None:
+            return "jsonl"
+        fmt = OUTPUT_SUFFIXES.get(Path(out).suffix.lower())
+        if fmt is None:
+            raise UsageError(f"{out}: cannot tell the output format from its suffix; name it .jsonl or .csv, "
+                             "or give the format (jsonl or csv)")  # fmt: skip
+    if fmt not in ("jsonl", "csv"):
+        raise UsageError(f"unknown output format {fmt!r}; use jsonl or csv")
+    return fmt
+
+
 def scan(
     detector,
-    inputs: Iterable[str],
+    inputs: str | os.PathLike | Iterable[str | os.PathLike],
     out: str | Path | None = None,
     fmt: str | None = None,
     batch_size: int = 16,
@@ -181,45 +379,49 @@ def scan(
     localizer=None,
     heatmaps: str | Path | None = None,
 ) -> ScanSummary:
-    """Scan images and write one row per image.
+    """Scan images and write one row per entry met (see the module docstring for what a row holds).
 
     Args:
         detector: a fitted detector.
-        inputs: files, folders, globs or manifests.
-        out: output file (``.jsonl`` or ``.csv``); rows already in it are not redone.
+        inputs: a file, folder, glob or manifest, or a list of them.
+        out: output file (``.jsonl`` or ``.csv``); rows already in it are not
+            redone, and a last row cut by a killed run is dropped first.
             ``None`` writes to stdout.
         fmt: ``jsonl`` or ``csv``; default from ``out``'s suffix.
         progress: called with (done, total) after each batch.
         on_rows: called with each batch of rows (e.g. to print a table).
         localizer, heatmaps: a fitted localizer and a folder for its maps and overlays.
+
+    Raises:
+        UsageError: no inputs, an input that does not exist, an unknown format,
+            or an output that cannot be written (a folder, another kind of file).
     """
-    paths = expand_inputs(inputs)
+    found = find_inputs(inputs)
+    paths = found.paths
     if not paths:
         raise UsageError("no images found in the given inputs")
-    fmt = fmt or ("csv" if out and str(out).lower().endswith(".csv") else "jsonl")
-    if fmt not in ("jsonl", "csv"):
-        raise UsageError(f"unknown output format {fmt!r}; use jsonl or csv")
+    fmt = output_format(out, fmt)
+    fields = FIELDS + (LOCALIZATION_FIELDS if localizer is not None and heatmaps is not None else [])
     summary = ScanSummary(total=len(paths))
     t0 = time.time()
     if out is not None:
         out = Path(out)
-        done = done_paths(out)
-        todo = [p for p in paths if p not in done]
+        fh, fresh, done = open_output(out, fmt, fields)
+        todo = [p for p in paths if resume_key(p) not in done]
         summary.skipped_done = len(paths) - len(todo)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fresh = not out.exists() or out.stat().st_size == 0
-        _ensure_newline(out)
-        fh = open(out, "a", newline="" if fmt == "csv" else None, encoding="utf-8")
     else:
         todo, fresh, fh = paths, True, sys.stdout
-    fields = FIELDS + (LOCALIZATION_FIELDS if localizer is not None and heatmaps is not None else [])
     writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or on_rows is None) else None
+    refused = [Verdict.failed(detector, p, found.refused[p]) for p in todo if p in found.refused]
+    batches = scan_iter(detector, [p for p in todo if p not in found.refused], batch_size=batch_size,
+                        localizer=localizer, heatmaps=heatmaps)  # fmt: skip
     try:
         if progress:
             progress(summary.skipped_done, len(paths))
         done_count = summary.skipped_done
-        for verdicts in scan_iter(detector, todo, batch_size=batch_size, localizer=localizer, heatmaps=heatmaps):
-            rows = [v.to_dict() for v in verdicts]
+        # Entries refused before reading come first; then the images, in input order.
+        for verdicts in itertools.chain([refused] if refused else [], batches):
+            rows = [output_row(v) for v in verdicts]
             if writer:
                 writer.write(rows)
             if on_rows:
@@ -240,12 +442,3 @@ def scan(
             fh.close()
     summary.seconds = time.time() - t0
     return summary
-
-
-def _ensure_newline(path: Path) -> None:
-    """An interrupted run may leave a half line; start the next row on a fresh line."""
-    if path.exists() and path.stat().st_size:
-        with open(path, "rb+") as fh:
-            fh.seek(-1, os.SEEK_END)
-            if fh.read(1) != b"\n":
-                fh.write(b"\n")

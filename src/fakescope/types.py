@@ -35,6 +35,29 @@ class Verdict:
         extra = d.pop("localization")
         return {**d, **extra} if extra else d
 
+    @classmethod
+    def scored(cls, detector, path: str, p_fake: float, info=None, size: tuple[int, int] | None = None) -> Verdict:
+        """The verdict of a readable image.
+
+        Args:
+            detector: the detector that scored it (its ``name`` and ``verdict_of``).
+            path: how the image is named in the result.
+            p_fake: the detector's calibrated probability.
+            info: the loader's :class:`~fakescope.io.ImageInfo`: the file's size, format and every
+                conversion made to its pixels (the ``notes``).
+            size: (width, height) when there is no file (an in-memory image).
+        """
+        p = float(p_fake)
+        width, height = (info.width, info.height) if info is not None else (size or (None, None))
+        return cls(path=path, p_fake=round(p, 6), verdict=detector.verdict_of(p), detector=detector.name,
+                   width=width, height=height, format=info.format if info is not None else None,
+                   notes=list(info.conversions) if info is not None else [])  # fmt: skip
+
+    @classmethod
+    def failed(cls, detector, path: str, reason: str) -> Verdict:
+        """The verdict of an entry that could not be read: ``error`` says why, the rest is empty."""
+        return cls(path=path, p_fake=None, verdict=None, detector=detector.name, error=reason)
+
 
 @dataclass
 class Card:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -15,6 +17,30 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     """Print an error (to stderr) and return the Exit to raise."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     return typer.Exit(code)
+
+
+@contextmanager
+def one_line_errors(*also: type[Exception], about: object = None) -> Iterator[None]:
+    """At a command's boundary, turn the errors bad input causes into one error line and exit status 2.
+
+    Always: a malformed manifest, an impossible scan request (missing input,
+    unwritable output), missing weights; their messages name the file.
+
+    Args:
+        also: more exception types this command's input can cause (e.g. ``ValueError`` from training on
+            data that cannot train).
+        about: the input those name, put before their message.
+    """
+    from ..data.manifest import ManifestError
+    from ..scan import UsageError
+    from ..weights import MissingWeightsError
+
+    try:
+        yield
+    except (ManifestError, UsageError, MissingWeightsError) as exc:
+        raise fail(str(exc)) from None
+    except also as exc:
+        raise fail(f"{about}: {exc}" if about is not None else str(exc)) from None
 
 
 def log(message: str) -> None:

@@ -29,15 +29,19 @@ def import_command(
 
 
 @app.command("validate")
-def validate_command(manifest: Path = typer.Argument(..., help="Manifest (.csv or .jsonl).")):
-    """Check a manifest: columns, labels, files present, masks the size of their images."""
+def validate_command(
+    manifest: Path = typer.Argument(..., help="Manifest (.csv or .jsonl)."),
+    allow_outside: bool = typer.Option(False, "--allow-outside", help="Accept image and mask paths outside the "
+                                       "manifest's folder (absolute, or through ..)."),  # fmt: skip
+):
+    """Check a manifest: columns, labels, paths inside its folder, files present, masks the size of their images."""
     from ..data.manifest import Manifest, ManifestError
 
     try:
         m = Manifest.read(manifest)
     except ManifestError as exc:
         raise fail(str(exc), 1) from None
-    problems = m.validate()
+    problems = m.validate(allow_outside=allow_outside)
     for p in problems[:50]:
         err.print(f"{manifest}: {p}", highlight=False)
     if len(problems) > 50:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import typer
 
-from .common import err, fail, is_tty
+from .common import err, fail, is_tty, log, one_line_errors
 
 
 def scan_command(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), glob patterns or manifests."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write rows here (.jsonl or .csv); a rerun resumes."),
+    out: Path = typer.Option(None, "--out", "-o", help="Write rows here (.jsonl or .csv, else give --format); "
+                             "a rerun resumes."),
     fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv or table (default: from --out, else "
                             "table on a terminal and jsonl in a pipe)."),  # fmt: skip
     detector: str = typer.Option("default", "--detector", "-d", help="Shipped name or trained-detector folder."),
@@ -26,8 +27,7 @@ def scan_command(
 ):
     """Scan images and give each a calibrated p_fake and a verdict: real, fake or unsure."""
     from ..models import load_detector
-    from ..scan import UsageError, scan
-    from ..weights import MissingWeightsError
+    from ..scan import printable, scan
 
     if fmt and fmt not in ("jsonl", "csv", "table"):
         raise fail(f"--format must be jsonl, csv or table, not {fmt!r}")
@@ -57,14 +57,9 @@ def scan_command(
     show_progress = is_tty() if progress is None else progress
 
     on_rows = _print_table if fmt == "table" else None
-    with _Progress(show_progress) as bar:
-        try:
-            summary = scan(det, inputs, out=out, fmt=None if fmt == "table" else fmt, batch_size=batch_size,
-                           progress=bar.update, on_rows=on_rows, localizer=loc, heatmaps=heatmaps)  # fmt: skip
-        except UsageError as exc:
-            raise fail(str(exc)) from None
-        except MissingWeightsError as exc:
-            raise fail(str(exc)) from None
+    with _Progress(show_progress) as bar, one_line_errors():
+        summary = scan(det, inputs, out=out, fmt=None if fmt == "table" else fmt, batch_size=batch_size,
+                       progress=bar.update, on_rows=on_rows, localizer=loc, heatmaps=heatmaps)  # fmt: skip
     v = summary.verdicts
     err.print(
         f"{summary.scanned} scanned ({v['fake']} fake, {v['real']} real, {v['unsure']} unsure), "
@@ -73,23 +68,26 @@ def scan_command(
         highlight=False,
     )
     for line in summary.error_examples:
-        err.print(f"  unreadable: {line}", highlight=False)
+        log(f"  unreadable: {printable(line)}")
     if out is not None:
-        err.print(f"results: {out}", highlight=False)
+        log(f"results: {printable(str(out))}")
     if heatmaps is not None:
-        err.print(f"maps and overlays: {heatmaps}", highlight=False)
+        log(f"maps and overlays: {printable(str(heatmaps))}")
     if summary.scanned == 0 and summary.errors > 0:
         raise typer.Exit(1)
 
 
 def _print_table(rows: list[dict]) -> None:
+    from ..scan import printable
+
     # Plain print: the live progress bar redirects sys.stdout and keeps these lines above itself.
+    # printable(): one line per image even when a name holds a newline.
     for r in rows:
         if r["error"]:
-            print(f"{'ERROR':7} {'':>6}  {r['path']}  ({r['error']})", flush=True)
+            print(f"{'ERROR':7} {'':>6}  {printable(r['path'])}  ({printable(r['error'])})", flush=True)
         else:
             flagged = f"  flagged {r['flagged_share']:.1%}" if "flagged_share" in r else ""
-            print(f"{r['verdict']:7} {r['p_fake']:6.3f}  {r['path']}{flagged}", flush=True)
+            print(f"{r['verdict']:7} {r['p_fake']:6.3f}  {printable(r['path'])}{flagged}", flush=True)
 
 
 class _Progress:
@@ -120,7 +118,7 @@ class _Progress:
 def localize_command(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), glob patterns or manifests."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for the maps, overlays and localize.jsonl; a rerun "
-                             "resumes (images already in localize.jsonl are skipped)."),  # fmt: skip
+                             "resumes."),
     localizer: str = typer.Option("default", "--localizer", "-l", help="Shipped name or trained-localizer folder."),
 ):
     """Run a localizer: where was each image manipulated? Writes a map, an overlay and a JSONL row per image."""
@@ -128,25 +126,28 @@ def localize_command(
 
     from ..io import ImageLoadError, open_image
     from ..models import load_localizer
-    from ..scan import _ensure_newline, done_paths, expand_inputs, localization_fields
+    from ..scan import find_inputs, localization_fields, open_output, output_row, printable, resume_key
 
     try:
         loc = load_localizer(localizer)
     except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
         raise fail(str(exc).strip('"')) from None
-    paths = expand_inputs(inputs)
-    if not paths:
+    with one_line_errors():
+        found = find_inputs(inputs)
+    if not found.paths:
         raise fail("no images found in the given inputs")
-    out.mkdir(parents=True, exist_ok=True)
-    rows_file = out / "localize.jsonl"
-    # Like `scan --out`: a rerun (after an interruption, or with more inputs) adds only what is missing.
-    done = done_paths(rows_file)
-    todo = [p for p in paths if p not in done]
-    _ensure_newline(rows_file)
+    if out.exists() and not out.is_dir():
+        raise fail(f"{out}: is a file; --out takes the folder for the maps, overlays and localize.jsonl")
     ok = bad = 0
-    with open(rows_file, "a", encoding="utf-8") as fh:
-        for path in todo:
+    with one_line_errors():  # a rerun resumes, after dropping a row a killed run cut
+        fh, _, done = open_output(out / "localize.jsonl", "jsonl", [])
+    with fh:
+        for path in found.paths:
+            if resume_key(path) in done:
+                continue
             try:
+                if path in found.refused:
+                    raise ImageLoadError(path, found.refused[path])
                 img, _ = open_image(path)
             except ImageLoadError as exc:
                 row = {"path": path, "error": exc.reason}
@@ -154,9 +155,9 @@ def localize_command(
             else:
                 row = {"path": path, "error": None, **localization_fields(loc, img, path, out)}
                 ok += 1
-            fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+            fh.write(json.dumps(output_row(row), ensure_ascii=False) + "\n")
             fh.flush()
-    err.print(f"{ok} localized, {bad} unreadable, {len(paths) - len(todo)} already done, with {loc.name} "
-              f"(setup {loc.config.setup}); results: {rows_file}", highlight=False)  # fmt: skip
+    log(f"{ok} localized, {bad} unreadable, {len(found.paths) - ok - bad} already done, with {loc.name} (setup "
+        f"{loc.config.setup}); results: {printable(str(out / 'localize.jsonl'))}")  # fmt: skip
     if ok == 0 and bad:
         raise typer.Exit(1)

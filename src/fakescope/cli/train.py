@@ -6,16 +6,20 @@ from pathlib import Path
 
 import typer
 
-from .common import err, fail, log, model_settings, parse_settings
+from .common import err, fail, log, model_settings, one_line_errors, parse_settings
 
 
-def _manifest(path: Path):
-    from ..data.manifest import Manifest, ManifestError
+def _manifest(path: Path, allow_outside: bool | None = None):
+    """Read a manifest; with ``allow_outside`` given, also check it can be trained or evaluated on."""
+    from ..data.manifest import Manifest
 
-    try:
-        return Manifest.read(path)
-    except ManifestError as exc:
-        raise fail(str(exc)) from None
+    with one_line_errors():
+        m = Manifest.read(path)
+        return m if allow_outside is None else m.check_usable(path, allow_outside)
+
+
+ALLOW_OUTSIDE = typer.Option(False, "--allow-outside", help="Accept manifest paths outside its folder "
+                             "(absolute, or through ..).")  # fmt: skip
 
 
 def _matched(text: str | None):
@@ -38,6 +42,7 @@ def train_command(
                                        "sources=all, C=0.01,0.1 (a list is a grid chosen on held-out folds)."),  # fmt: skip
     evidence: Path = typer.Option(None, help="A BENCHMARKS.json whose results for this detector and recipe go "
                                   "into the card's metrics."),  # fmt: skip
+    allow_outside: bool = ALLOW_OUTSIDE,
 ):
     """Train a detector or a localizer on a manifest and save it with its card."""
     from ..registry import create, list_localizers
@@ -57,9 +62,10 @@ def train_command(
                   f"{loc.trained_on_['images']} images", highlight=False)  # fmt: skip
         return
     det = model
-    m = _manifest(manifest)
+    m = _manifest(manifest, allow_outside)
     mt = _matched(matched)
-    det.fit(m, matched=mt.tag if mt else None, log=log)
+    with one_line_errors(ValueError, about=manifest):  # e.g. no source holds both classes
+        det.fit(m, matched=mt.tag if mt else None, log=log)
     if evidence:
         from ..evaluation.benchmark import card_evidence
 
@@ -80,22 +86,32 @@ def evaluate_command(
     matched: str = typer.Option(None, help="Matched processing SIZE:QUALITY applied to every image (e.g. 256:90)."),
     report: Path = typer.Option(Path("fakescope-report"), help="Folder for report.json and report.md."),
     settings: list[str] = typer.Option([], "--set", help="Config override key=value for cross-validated training."),
+    allow_outside: bool = ALLOW_OUTSIDE,
 ):
     """Evaluate with group-held-out protocols, the shortcut audit beside every result."""
     from ..evaluation.protocols import GROUPINGS, evaluate
+    from ..models import load_detector
+    from ..registry import list_detectors
 
     if by not in GROUPINGS:
         raise fail(f"--by must be source, generator or family, not {by!r}")
-    m = _manifest(manifest)
+    m = _manifest(manifest, allow_outside)
     mt = _matched(matched)
     try:
         config = parse_settings(settings)
     except ValueError as exc:
         raise fail(str(exc)) from None
-    try:
-        result = evaluate(detector, m, by=by, matched=mt, max_folds=max_folds, log=log, **config)
-    except (KeyError, FileNotFoundError, ValueError) as exc:
-        raise fail(str(exc).strip('"')) from None
+    model = detector
+    if detector not in list_detectors():
+        try:
+            model = load_detector(detector)
+        except (KeyError, FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc).strip('"')) from None
+        if set(config) - {"sources"}:
+            raise fail(f"--set {', '.join(sorted(set(config) - {'sources'}))}: settings for cross-validated training "
+                       f"of a detector family; {detector} is a trained model, scored as is")  # fmt: skip
+    with one_line_errors(ValueError, about=manifest):  # e.g. too few readable images in a fold
+        result = evaluate(model, m, by=by, matched=mt, max_folds=max_folds, log=log, **config)
     paths = result.write(report)
     typer.echo(result.headline())
     err.print("report: " + ", ".join(map(str, paths)), highlight=False)

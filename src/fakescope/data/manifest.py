@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -23,6 +24,10 @@ COLUMNS = (
     "path label generator family source license prompt mask width height "
     "orig_width orig_height orig_format crop sha256"
 ).split()
+
+
+#: How to accept paths outside a manifest's folder, for the messages that refuse them.
+ALLOW_HINT = "--allow-outside, or allow_outside=True, accepts it"
 
 
 class ManifestError(ValueError):
@@ -66,6 +71,20 @@ class Sample:
         return p if p.is_absolute() or not self.root else Path(self.root) / p
 
     @property
+    def outside(self) -> list[str]:
+        """The columns (``path``, ``mask``) whose path leaves the manifest's folder: absolute, or through ``..``.
+
+        Judged on the text, as written: a manifest from elsewhere must not make
+        fakescope read files outside its folder unless the user allows it.
+        """
+        out = []
+        for col in ("path", "mask"):
+            p = getattr(self, col)
+            if p and (os.path.isabs(p) or os.path.normpath(p).split(os.sep)[0] == os.pardir):
+                out.append(col)
+        return out
+
+    @property
     def key(self) -> str:
         """Content identity when known (sha256), else the path."""
         return self.sha256 or str(self.file)
@@ -80,6 +99,8 @@ _INT_COLUMNS = {"width", "height", "orig_width", "orig_height"}
 
 
 def _coerce(row: dict, where: str) -> Sample:
+    if None in row:  # csv.DictReader keeps a row's surplus fields under the key None
+        raise ManifestError(f"{where}: {len(row[None])} more field(s) than the header has columns")
     unknown = set(row) - set(COLUMNS)
     if unknown:
         raise ManifestError(f"{where}: unknown column(s) {sorted(unknown)}; expected a subset of {COLUMNS}")
@@ -201,12 +222,22 @@ class Manifest:
         return Manifest(chosen, self.root, f"{self.name}-sample{n}")
 
     # --- checks ----------------------------------------------------------------
-    def validate(self, check_files: bool = True, check_masks: bool = True) -> list[str]:
-        """Return a list of problems (empty when the manifest is sound)."""
+    def validate(self, check_files: bool = True, check_masks: bool = True, allow_outside: bool = False) -> list[str]:
+        """Return a list of problems (empty when the manifest is sound).
+
+        Args:
+            check_files: every image exists.
+            check_masks: every mask exists and has its image's size.
+            allow_outside: accept paths that leave the manifest's folder (see :attr:`Sample.outside`).
+        """
         problems = []
         seen = set()
         for i, s in enumerate(self.samples):
             where = f"row {i + 1} ({s.path})"
+            if not allow_outside and s.outside:
+                cols = " and ".join(s.outside)
+                problems.append(f"{where}: {cols} outside the manifest's folder ({ALLOW_HINT})")
+                continue
             if str(s.file) in seen:
                 problems.append(f"{where}: duplicate path")
             seen.add(str(s.file))
@@ -229,6 +260,29 @@ class Manifest:
                 except OSError as exc:
                     problems.append(f"{where}: cannot open image or mask ({exc})")
         return problems
+
+    def check_usable(self, where: str | Path, allow_outside: bool = False) -> Manifest:
+        """Raise :class:`ManifestError` unless this manifest can be trained or evaluated on; returns self.
+
+        It must name no path outside its folder (unless ``allow_outside``), list
+        images that exist, and hold both real and fake (or partial) ones among them.
+        """
+        if not allow_outside:
+            bad = next(((i, s) for i, s in enumerate(self.samples) if s.outside), None)
+            if bad:
+                i, s = bad
+                raise ManifestError(f"{where}: row {i + 1} ({s.path}): {' and '.join(s.outside)} outside the "
+                                    f"manifest's folder ({ALLOW_HINT})")  # fmt: skip
+        present = [s for s in self.samples if s.file.is_file()]
+        if not present:
+            first = f" (the first is {self.samples[0].file})" if self.samples else ""
+            raise ManifestError(f"{where}: none of its {len(self.samples)} images exist{first}")
+        classes = {s.is_fake for s in present}
+        if len(classes) < 2:
+            have = "real" if False in classes else "fake or partial"
+            raise ManifestError(f"{where}: its {len(present)} images present are all {have}; training and "
+                                "evaluation need both real and fake images")  # fmt: skip
+        return self
 
 
 def import_folder_tree(root: str | Path, source: str = "") -> Manifest:

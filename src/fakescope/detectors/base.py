@@ -53,7 +53,13 @@ class TrainConfig:
     # "holdout": one stratified fold (1/calib_folds) is held out, and the head
     # trained on the rest is kept (no refit): one training per fit, for heads
     # that are expensive to train (end-to-end networks).
+    # "loso": one fold per source (leave-one-source-out): the score-to-probability
+    # map is learnt where the model is out of its depth, as on users' images.
+    # With "source" or "loso", the same held-out scores also fit the verdict sets
+    # (conformal, at the level ``error``) and the out-of-distribution abstention.
     calibration: str = "stratified"
+    error: float = 0.1  # conformal error level: each class is covered with probability >= 1 - error
+    ood_share: float = 0.05  # share of held-out-source images the distance abstention would call far
     # "paired": train only on sources that hold both real and fake images. In a
     # source with one class, a model can learn the source (its content, camera,
     # pipeline) instead of generation traces; within a paired source it cannot.
@@ -69,6 +75,10 @@ class TrainConfig:
     @classmethod
     def from_kwargs(cls, **kw) -> TrainConfig:
         return strict_config(cls, "training", **kw)
+
+
+#: key of the out-of-distribution bank in a saved detector's weights file
+ABSTENTION_BANK = "abstention.bank"
 
 
 class FeatureDetector:
@@ -183,7 +193,14 @@ class FeatureDetector:
         scores = [_auc(y[have], o[have]) for o in oof]
         best = int(np.argmax(scores))
         self.head_params_ = candidates[best]
-        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have], monotone=self.monotone_calibration)
+        # Held out by source, the direction of the score is fixed in advance: a map that flips it on unseen
+        # sources (seen with paired sources) would be confidently wrong, so the slope may not turn negative.
+        out_of_source = cfg.calibration in ("source", "loso")
+        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have],
+                                                 monotone=self.monotone_calibration or out_of_source)  # fmt: skip
+        if out_of_source:
+            self._fit_reliability(self.calibrator_(oof[best, have]), y[have], np.asarray(groups)[have], X0[ok0],
+                                  np.asarray(groups)[ok0])  # fmt: skip
         if cfg.calibration == "holdout":
             self.head_ = fold_heads[best]  # trained on all but the held-out fold
         else:
@@ -220,6 +237,12 @@ class FeatureDetector:
             ),
             "head_selection": [{"params": c, "held_out_auc": a} for c, a in zip(candidates, scores)],
         }
+        if out_of_source:
+            a = self.abstention_
+            self.calibration_["conformal"] = self.conformal_.to_dict()
+            self.calibration_["abstention"] = {"k": a.k, "beta": a.beta, "threshold": a.threshold_,
+                                               "fitted_on": "leave-one-source-out distances of the training "
+                                               "images (clean view, the head's input)"}  # fmt: skip
         log(f"{self.name}: trained in {time.time() - t0:.0f}s")
         return self
 
@@ -227,10 +250,32 @@ class FeatureDetector:
         cfg = self.train_config
         if cfg.calibration == "source":
             return group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
+        if cfg.calibration == "loso":
+            names = np.asarray(groups)
+            return [np.flatnonzero(names == g) for g in sorted(set(groups))]
         if cfg.calibration in ("stratified", "holdout"):
             folds = stratified_folds([f"{g}|{label}" for g, label in zip(groups, y)], cfg.calib_folds, seed=cfg.seed)
             return folds[:1] if cfg.calibration == "holdout" else folds
-        raise ValueError(f"calibration must be 'stratified', 'holdout' or 'source', not {cfg.calibration!r}")
+        raise ValueError(f"calibration must be 'stratified', 'holdout', 'source' or 'loso', not {cfg.calibration!r}")
+
+    def _fit_reliability(self, p_held, y_held, g_held, X, g) -> None:
+        """Verdict sets and distance abstention from images of sources the scorer did not train on."""
+        from ..train.conformal import ConformalVerdicts, DistanceAbstention
+
+        cfg = self.train_config
+        self.conformal_ = ConformalVerdicts(alpha=cfg.error).fit(p_held, y_held, g_held)
+        self.abstention_ = DistanceAbstention(beta=cfg.ood_share).fit(X.reshape(len(X), -1), g)
+
+    def reliability(self, X: np.ndarray, p: np.ndarray) -> list[dict]:
+        """Per image: the conformal verdict set and whether the image lies far from the training data
+        (``None`` entries when the detector was not calibrated out of source)."""
+        sets = self.conformal_.sets(p) if hasattr(self, "conformal_") else [None] * len(p)
+        if hasattr(self, "abstention_"):
+            far, dist = self.abstention_.far(X.reshape(len(X), -1))
+        else:
+            far, dist = [None] * len(p), [None] * len(p)
+        return [{"verdict_set": s, "far": None if f is None else bool(f), "distance": None if d is None else float(d)}
+                for s, f, d in zip(sets, far, dist)]  # fmt: skip
 
     # --- inference -----------------------------------------------------------------
     def _check_fitted(self) -> None:
@@ -263,21 +308,20 @@ class FeatureDetector:
         for i, item in enumerate(items):
             if isinstance(item, Image.Image):
                 images.append(item.convert("RGB"))
-                infos.append((f"<image {i}>", item.size, None))
+                infos.append((f"<image {i}>", None, item.size))
                 where.append(i)
                 continue
             try:
                 img, info = open_image(item)
             except ImageLoadError as exc:
-                out[i] = Verdict(path=str(item), p_fake=None, verdict=None, detector=self.name, error=exc.reason)
+                out[i] = Verdict.failed(self, str(item), exc.reason)
                 continue
             images.append(img)
-            infos.append((str(item), img.size, info.format))
+            infos.append((str(item), info, None))
             where.append(i)
         probs = self.predict_proba(images)
-        for i, p, (path, size, fmt) in zip(where, probs, infos):
-            out[i] = Verdict(path=path, p_fake=round(float(p), 6), verdict=self.verdict_of(float(p)),
-                             detector=self.name, width=size[0], height=size[1], format=fmt)  # fmt: skip
+        for i, p, (path, info, size) in zip(where, probs, infos):
+            out[i] = Verdict.scored(self, path, p, info, size)
         return out
 
     # --- persistence -----------------------------------------------------------------
@@ -315,15 +359,28 @@ class FeatureDetector:
         from ..saved import write
 
         self._check_fitted()
-        return write(directory, "detector", self.name, self.init_kwargs(), self.card, self.head_.state())
+        arrays = dict(self.head_.state())
+        if hasattr(self, "abstention_"):
+            arrays[ABSTENTION_BANK] = self.abstention_.bank_
+        return write(directory, "detector", self.name, self.init_kwargs(), self.card, arrays)
 
     def restore(self, saved) -> FeatureDetector:
         """Take the fitted state of a saved detector (called by :func:`fakescope.saved.load`)."""
         from ..saved import arrays
 
+        from ..train.conformal import ConformalVerdicts, DistanceAbstention
+
+        state = arrays(saved)
+        bank = state.pop(ABSTENTION_BANK, None)
         self.head_params_ = saved.card.config.get("head", {})
-        self.head_ = self.make_head(self.head_params_).load_state(arrays(saved))
-        self.calibrator_ = PlattCalibrator.from_dict(saved.card.calibration)
+        self.head_ = self.make_head(self.head_params_).load_state(state)
+        cal = saved.card.calibration
+        self.calibrator_ = PlattCalibrator.from_dict(cal)
+        if "conformal" in cal:
+            self.conformal_ = ConformalVerdicts.from_dict(cal["conformal"])
+        if bank is not None and "abstention" in cal:
+            self.abstention_ = DistanceAbstention(k=cal["abstention"]["k"], beta=cal["abstention"]["beta"])
+            self.abstention_.bank_, self.abstention_.threshold_ = bank, float(cal["abstention"]["threshold"])
         self._restore_card(saved.card)
         return self
 

@@ -234,7 +234,8 @@ def register_network(family: NetworkFamily) -> None:
     def build(head_params: dict | None = None, **train):
         return cls(family, head_params, **train)
 
-    register(family.name, family.title, needs=("torch",), reduced=family.reduced)(build)
+    register(family.name, family.title, needs=("torch",), reduced=family.reduced,
+             module=family.build.__module__)(build)
 
 
 __all__ = ["CROP_PREPROCESSING", "NetConfig", "NetHead", "NetworkDetector", "NetworkFamily", "register_network"]

@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -138,7 +138,6 @@ class LocalizerFamily:
     paper: str
     build: Callable  # build(width=...) -> a layers.MapNetwork
     loc_loss: str = "bce"  # "bce", "l1" or "bce+dice": the localization term under setup C
-    reduced: dict = field(default_factory=lambda: {"epochs": 3, "crops_per_image": 2, "width": 8})
 
 
 def register_localizer(family: LocalizerFamily) -> None:
@@ -147,7 +146,8 @@ def register_localizer(family: LocalizerFamily) -> None:
     def build(**config) -> Localizer:
         return Localizer(family, **config)
 
-    register(family.name, family.summary, kind="localizer", needs=("torch",), reduced=family.reduced)(build)
+    register(family.name, family.summary, kind="localizer", needs=("torch",),
+             module=family.build.__module__)(build)
 
 
 class Localizer:

@@ -37,7 +37,8 @@ def register_forensic(family: ForensicFamily) -> None:
     def build(**config) -> ForensicLocalizer:
         return ForensicLocalizer(family, **config)
 
-    register(family.name, family.summary, kind="localizer", training_free=True)(build)
+    register(family.name, family.summary, kind="localizer", training_free=True,
+             module=family.compute.__module__)(build)
 
 
 class ForensicLocalizer:

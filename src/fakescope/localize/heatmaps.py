@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from pathlib import Path
 
@@ -37,7 +38,7 @@ def overlay(img: Image.Image, m: np.ndarray, threshold: float = 0.5) -> Image.Im
 def stem_for(path: str) -> str:
     """A file-system-safe, collision-free name for an input path."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", Path(path).stem)[:60]
-    return f"{name}-{hashlib.sha1(str(path).encode()).hexdigest()[:8]}"
+    return f"{name}-{hashlib.sha1(os.fsencode(str(path))).hexdigest()[:8]}"
 
 
 def write_heatmap(img: Image.Image, m: np.ndarray, out_dir: str | Path, source_path: str) -> tuple[Path, Path]:
