@@ -28,7 +28,7 @@ import numpy as np
 from PIL import Image
 
 from fakescope.data.manifest import Manifest
-from fakescope.features.extract import apply_view
+from fakescope.extraction import apply_view
 from fakescope.features.dct import DCT_SIZE
 from fakescope.features.views import REDUCING_GAP, center_crop, cover_size, resized_center_crop
 from fakescope.io import ImageLoadError, load_image

@@ -149,8 +149,8 @@ def test_benchmark_quick_writes_tables(shared_data, needs_weights, tmp_path):
 
 def test_features_export_import_round_trip(tmp_path, monkeypatch):
     from fakescope.data.manifest import Manifest
-    from fakescope.features.cache import FeatureCache
-    from fakescope.features.extract import extract
+    from fakescope.extraction import FeatureCache, extract
+
     m_path = write_synthetic_dataset(tmp_path / "d", n_per_class=2, sources=("a",))
     feats, _ = extract(Manifest.read(m_path), ["crop128"], view="clean")
     assert invoke("features", "export", m_path, "--out", tmp_path / "f.npz", "--view", "clean").exit_code == 0

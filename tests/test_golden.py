@@ -25,11 +25,41 @@ def test_default_detector_matches_golden_outputs(needs_weights):
     got = {f.name: v.p_fake for f, v in zip(files, det([str(f) for f in files]))}
     head_sha = sha256_of(SAMPLES.parent / "src" / "fakescope" / "trained" / "default" / "weights.npz")
     if os.environ.get("UPDATE_GOLDEN"):
-        GOLDEN.write_text(json.dumps({"head_sha256": head_sha, "p_fake": got}, indent=2) + "\n")
-        pytest.skip("golden outputs rewritten")
+        new = {"head_sha256": head_sha, "p_fake": got}
+        diff = golden_diff(json.loads(GOLDEN.read_text()) if GOLDEN.is_file() else {}, new)
+        print(diff)  # shown with -s; the skip reason below carries it into pytest's summary too
+        GOLDEN.write_text(json.dumps(new, indent=2) + "\n")
+        pytest.skip(f"golden outputs rewritten:\n{diff}")
     golden = json.loads(GOLDEN.read_text())
     assert golden["head_sha256"] == head_sha, "the default was retrained: refresh the golden outputs on purpose"
     assert set(got) == set(golden["p_fake"])
     for name, p in golden["p_fake"].items():
         # INT8 kernels differ slightly between CPU generations; a real change moves far more.
         assert got[name] == pytest.approx(p, abs=0.01), name
+
+
+def golden_diff(old: dict, new: dict) -> str:
+    """What a rewrite changes, per sample: old -> new probability and the difference."""
+    lines = []
+    if old.get("head_sha256") != new["head_sha256"]:
+        lines.append(f"head.npz sha256: {old.get('head_sha256', '(none)')} -> {new['head_sha256']}")
+    before, after = old.get("p_fake", {}), new["p_fake"]
+    for name in sorted(set(before) | set(after)):
+        a, b = before.get(name), after.get(name)
+        if a is None or b is None:
+            lines.append(f"{name}: {'(none)' if a is None else f'{a:.4f}'} -> {'(none)' if b is None else f'{b:.4f}'}")
+        else:
+            lines.append(f"{name}: {a:.4f} -> {b:.4f} ({b - a:+.4f})")
+    return "\n".join(lines)
+
+
+def test_golden_rewrite_shows_every_change():
+    old = {"head_sha256": "aaa", "p_fake": {"a.jpg": 0.25, "b.jpg": 0.5, "gone.jpg": 0.1}}
+    new = {"head_sha256": "bbb", "p_fake": {"a.jpg": 0.25, "b.jpg": 0.625, "new.jpg": 0.9}}
+    assert golden_diff(old, new).splitlines() == [
+        "head.npz sha256: aaa -> bbb",
+        "a.jpg: 0.2500 -> 0.2500 (+0.0000)",
+        "b.jpg: 0.5000 -> 0.6250 (+0.1250)",
+        "gone.jpg: 0.1000 -> (none)",
+        "new.jpg: (none) -> 0.9000",
+    ]

@@ -241,7 +241,7 @@ def _default_or_skip():
 
 
 def test_localization_benchmark_writes_the_table_and_resumes(shared_data, needs_weights, tmp_path):
-    from fakescope.evaluate.benchmark import localization_benchmark
+    from fakescope.evaluation.benchmark import localization_benchmark
 
     out = tmp_path / "B.md"
     logs = []
@@ -269,3 +269,40 @@ def test_shipped_default_localizer_maps_the_samples():
     res = loc.localize(img)
     assert res["map"].shape == (img.size[1], img.size[0])
     assert res["flagged_share"] == pytest.approx(float((res["map"] >= 0.5).mean()))
+
+
+def test_localize_rerun_resumes_without_duplicate_rows(data, tmp_path):
+    from typer.testing import CliRunner
+
+    from fakescope.cli.main import app
+
+    runner = CliRunner()
+    model = tmp_path / "loc"
+    loc = create_localizer("attention", setup="C", epochs=1, width=8, crop=64, batch=4, crops_per_image=1)
+    loc.fit(data).save(model)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for s in list(data)[:2]:
+        Image.open(s.file).save(folder / s.file.name)
+    (folder / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "L"
+    args = ["localize", str(folder), "--out", str(out), "-l", str(model)]
+    assert runner.invoke(app, args).exit_code == 0
+    rows_file = out / "localize.jsonl"
+    first = rows_file.read_text()
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "0 localized, 0 unreadable, 3 already done" in r.output
+    assert rows_file.read_text() == first  # nothing appended twice
+    # An interrupted run leaves a half line; a new image arrives: only it is added, on a line of its own.
+    with open(rows_file, "a") as fh:
+        fh.write('{"path": "cut sh')
+    Image.open(list(data)[2].file).save(folder / "new.png")
+    r = runner.invoke(app, args)
+    assert r.exit_code == 0 and "1 localized, 0 unreadable, 3 already done" in r.output
+    paths = []
+    for line in rows_file.read_text().splitlines():
+        try:
+            paths.append(json.loads(line)["path"])
+        except json.JSONDecodeError:
+            assert line.startswith('{"path": "cut sh')
+    assert len(paths) == len(set(paths)) == 4 and str(folder / "new.png") in paths

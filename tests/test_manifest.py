@@ -94,3 +94,17 @@ def test_group_kfold_and_stratified_folds_partition_the_data():
     sf = stratified_folds(strata, 5)
     assert sorted(np.concatenate(sf)) == list(range(15))
     assert all(sum(strata[i] == "a" for i in f) == 2 for f in sf)
+
+
+def test_folds_are_deterministic_balanced_and_never_empty():
+    groups = [f"g{i % 6}" for i in range(60)] + ["big"] * 30
+    a, b = group_kfold(groups, 3, seed=1), group_kfold(groups, 3, seed=1)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))
+    assert sorted(len(f) for f in a) == [30, 30, 30]  # the big group alone, the six small ones two by two
+    assert len(group_kfold(["only"] * 4, 5)) == 1
+    strata = ["a", "b", "c"]  # every stratum smaller than k, fewer items than k
+    sf = stratified_folds(strata, 5, seed=3)
+    assert len(sf) == 3 and all(len(f) == 1 for f in sf)
+    assert sorted(np.concatenate(sf)) == [0, 1, 2]
+    many = [f"s{i % 4}" for i in range(40)]
+    assert not all(np.array_equal(x, y) for x, y in zip(stratified_folds(many, 5, 0), stratified_folds(many, 5, 1)))

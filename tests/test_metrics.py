@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakescope.evaluate.metrics import binary_metrics, ece, eer, tpr_at_fpr
+from fakescope.metrics import binary_metrics, ece, eer, tpr_at_fpr
 
 
 def test_perfect_separation():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fakescope.evaluate.pixel_metrics import image_pixel_metrics, localization_report
+from fakescope.metrics import image_pixel_metrics, localization_report
 
 
 def square(size=10, lo=2, hi=6):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
+import pytest
 from PIL import Image
 
 from fakescope.data.manifest import Manifest, Sample
 from fakescope.data.perturb import Matched
-from fakescope.evaluate.protocols import cross_validate, shortcut_cv, summarize
-from fakescope.evaluate.report import write_report
+from fakescope.evaluation.protocols import cross_validate, shortcut_cv, summarize
+from fakescope.evaluation.report import write_report
 from tests.conftest import natural_image
 
 
@@ -73,7 +76,7 @@ def test_cross_validation_holds_out_whole_sources(synthetic_manifest, tmp_path):
 def test_summarize_reports_partial_edits_apart(synthetic_manifest):
     m = Manifest.read(synthetic_manifest)
     m.samples[0].label = "partial"
-    from fakescope.evaluate.protocols import Predictions
+    from fakescope.evaluation.protocols import Predictions
 
     p = np.linspace(0, 1, len(m))
     s = summarize(Predictions(m, p, "x", "test"))
@@ -86,9 +89,27 @@ def test_unreadable_images_are_counted_not_scored(tmp_path):
     (tmp_path / "bad.png").write_text("nope")
     m = Manifest([Sample(path="ok.png", label="real", source="s"), Sample(path="bad.png", label="fake", source="s")],
                  root=tmp_path)  # fmt: skip
-    from fakescope.features.extract import extract
+    from fakescope.extraction import extract
 
     errors = []
     feats, ok = extract(m, ["dct"], on_error=lambda p, r: errors.append((p, r)))
     assert ok.tolist() == [True, False]
     assert errors and "bad.png" in errors[0][0]
+
+
+def test_card_evidence_takes_this_detector_and_recipe_only(tmp_path):
+    from fakescope.evaluation.benchmark import card_evidence
+
+    def run(det, recipe, protocol, auc):
+        return {"detector": det, "recipe": recipe,
+                "summary": {"protocol": protocol, "overall": {"auc": auc}, "by_source": {}}}  # fmt: skip
+
+    path = tmp_path / "BENCHMARKS.json"
+    path.write_text(json.dumps({"generated": "today", "runs": [
+        run("univfd", "paired", "loso", 0.7), run("univfd", "all", "loso", 0.6), run("dct-linear", "paired", "loso", 0.5),
+        run("univfd", "paired", "logo", 0.65)]}))  # fmt: skip
+    ev = card_evidence(path, "univfd", "paired")
+    assert ev["source"] == f"{path} (today)"
+    assert {k: v["overall"]["auc"] for k, v in ev["results"].items()} == {"loso": 0.7, "logo": 0.65}
+    with pytest.raises(ValueError, match="no results for fusion with the 'paired' recipe"):
+        card_evidence(path, "fusion", "paired")

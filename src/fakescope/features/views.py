@@ -1,7 +1,11 @@
 """The fixed views a detector takes of an image, named in its card.
 
-These are the only places where pixels are resampled, and each one is part of
-a detector's documented preprocessing, never applied silently elsewhere.
+Each view is part of a detector's documented preprocessing. They are not the
+only code that resamples pixels: training augmentation, robustness tests and
+matched processing (``data.perturb``), synthetic edits (``data.synthesis``),
+face crops for landmarks (``features.faces``) and the networks' own
+up-sampling of their maps resample too, each on purpose and never on the
+pixels a scan scores unless a detector's card says so.
 
 No view makes an intermediate image much larger than its output. An ordinary
 image (aspect ratio up to 4:1, shorter side under ``2 * REDUCING_GAP`` times the

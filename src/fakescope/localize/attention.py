@@ -3,7 +3,6 @@ DOLOS): the mask's smooth maximum is the image logit, plus lambda x mask BCE und
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from .base import LocalizerFamily, register_localizer

@@ -293,7 +293,7 @@ class Localizer:
     def fit_map_threshold(self, held_items) -> float:
         """The raw-map threshold with the best mean pixel F1 on held-out training images that have masks
         (setup C); 0.5 when there are none (A, B). Maps are then rescaled so that it sits at 0.5."""
-        from ..evaluate.pixel_metrics import image_pixel_metrics
+        from ..metrics import image_pixel_metrics
 
         pairs = [(it[0], it[1]) for it in held_items if it[1] is not None and it[1].any()]
         if not pairs:

@@ -3,7 +3,6 @@ weak supervision (mean of patch logits) under setups A/B, per-patch mask supervi
 
 from __future__ import annotations
 
-import torch
 from torch import nn
 
 from .base import LocalizerFamily, register_localizer

@@ -68,7 +68,7 @@ def export_features(manifest, extractor: str, view: str, path: str | Path, cache
 
     from PIL import Image
 
-    from .extract import EXTRACTORS
+    from ..features.extract import EXTRACTORS
 
     cache = cache or FeatureCache()
     ex = EXTRACTORS[extractor]

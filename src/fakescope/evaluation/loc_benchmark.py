@@ -24,7 +24,7 @@ from ..data.manifest import Manifest, Sample
 from ..io import ImageLoadError, open_image
 from ..localize import create_localizer, list_localizers
 from ..localize.base import SETUPS, load_mask
-from .pixel_metrics import localization_report
+from ..metrics import localization_report
 
 FULL = {"epochs": 8, "crops_per_image": 3, "width": 16}
 REDUCED = {"epochs": 3, "crops_per_image": 2, "width": 8}

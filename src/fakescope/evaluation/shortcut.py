@@ -15,7 +15,7 @@ from PIL import Image
 from sklearn.ensemble import HistGradientBoostingClassifier
 
 from ..data.manifest import Manifest
-from ..features.cache import FeatureCache
+from ..extraction.cache import FeatureCache
 from ..data.perturb import Matched
 from ..io import ImageLoadError, estimate_jpeg_quality, load_image
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from .metrics import binary_metrics
+from .image import binary_metrics
 
 
 def _counts(pred: np.ndarray, gt: np.ndarray) -> tuple[int, int, int, int]:

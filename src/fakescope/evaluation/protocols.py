@@ -9,6 +9,9 @@
   format or size.
 - :func:`shortcut_cv` runs the trivial file-property model under the very
   same folds, to be shown beside each detector.
+- :func:`evaluate` (``fakescope.evaluate``) picks the protocol from what it is
+  given, a family to cross-validate or a trained model to score as is, and
+  returns the result with the shortcut audit beside it.
 """
 
 from __future__ import annotations
@@ -16,16 +19,21 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from ..data.manifest import Manifest
 from ..data.perturb import Matched
 from ..data.splits import group_kfold, group_of
-from ..detectors.base import paired_sources, source_weights
+from ..metrics import binary_metrics
 from ..registry import create
-from .metrics import binary_metrics
+from ..train.recipe import paired_sources, source_weights
+from .report import EvaluationReport
 from .shortcut import ShortcutModel, metadata
+
+#: what ``by`` may group on
+GROUPINGS = ("source", "generator", "family")
 
 
 @dataclass
@@ -159,3 +167,70 @@ def summarize(pred: Predictions, threshold: float = 0.5, min_group: int = 5) -> 
             "flagged": float((pred.p[partial] >= threshold).mean()) if partial.any() else None,
         },
     }
+
+
+def evaluate(
+    model,
+    manifest: Manifest | str | Path,
+    by: str = "source",
+    matched: Matched | str | None = None,
+    max_folds: int | None = None,
+    log: Callable[[str], None] = lambda m: None,
+    **config,
+) -> EvaluationReport:
+    """Evaluate a detector on a manifest, with the shortcut audit under the same folds beside it.
+
+    - ``model`` a registered family name (``"univfd"``, see ``fakescope.list_detectors()``):
+      group-held-out cross-validation, one model trained from scratch per fold on the other
+      groups (:func:`cross_validate`); ``config`` goes to each fold's detector
+      (e.g. ``n_aug=0``, ``sources="all"``).
+    - ``model`` a fitted detector, a folder written by its ``save`` or a shipped name
+      (``"default"``): scored as is on every image of ``manifest`` (:func:`holdout`), which
+      should hold images it was not trained on.
+
+    In both cases the shortcut audit is cross-validated on ``manifest`` by ``by``, trained with
+    ``config["sources"]`` (default ``"paired"``).
+
+    Args:
+        model: a family name, a fitted detector, a trained-detector folder or a shipped name.
+        manifest: a :class:`~fakescope.data.manifest.Manifest` or the path of one (.csv, .jsonl).
+        by: the groups held out: ``source``, ``generator`` or ``family``.
+        matched: matched processing applied to every image, a ``Matched`` or ``"SIZE:QUALITY"``
+            (e.g. ``"256:90"``).
+        max_folds: merge the groups into at most this many folds.
+        log: where progress lines go.
+        **config: the detector's settings for cross-validated training; with a trained model
+            only ``sources`` (the audit's recipe) is accepted.
+
+    Returns:
+        The report: ``.result`` and ``.shortcut_audit`` (summaries), ``.write(dir)``,
+        ``.markdown()``, ``.headline()``.
+
+    Raises:
+        ValueError: an unknown ``by``, a malformed ``matched``, or training settings given with a
+            trained model.
+        KeyError: ``model`` is neither a family, a shipped name nor a trained folder.
+    """
+    from ..models import load_detector
+    from ..registry import list_detectors
+
+    if by not in GROUPINGS:
+        raise ValueError(f"by must be one of {', '.join(GROUPINGS)}, not {by!r}")
+    if isinstance(matched, str):
+        try:
+            matched = Matched.parse(matched)
+        except ValueError:
+            raise ValueError(f"matched expects SIZE:QUALITY such as 256:90, got {matched!r}") from None
+    if not isinstance(manifest, Manifest):
+        manifest = Manifest.read(manifest)
+    if isinstance(model, str) and model in list_detectors():
+        pred = cross_validate(model, manifest, by=by, matched=matched, max_folds=max_folds, log=log, **config)
+    else:
+        extra = sorted(set(config) - {"sources"})
+        if extra:
+            raise ValueError(f"settings {', '.join(extra)} apply to cross-validated training of a detector family; "
+                             "a trained model is scored as is")  # fmt: skip
+        det = model if hasattr(model, "proba_from_features") else load_detector(model)
+        pred = holdout(det, manifest, matched=matched)
+    audit = shortcut_cv(manifest, by=by, matched=matched, max_folds=max_folds, sources=config.get("sources", "paired"))
+    return EvaluationReport(summarize(pred), summarize(audit))

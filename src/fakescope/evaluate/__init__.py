@@ -1,1 +1,0 @@
-"""Metrics, evaluation protocols, the shortcut audit and reports."""

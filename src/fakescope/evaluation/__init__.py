@@ -1,0 +1,1 @@
+"""Evaluation protocols, the shortcut audit, reports and benchmarks (metrics live in ``fakescope.metrics``)."""

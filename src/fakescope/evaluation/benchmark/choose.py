@@ -1,0 +1,82 @@
+"""Choosing the default detector from the benchmark runs: single detectors and score fusions of pairs."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+
+from ...data.manifest import Manifest
+from ...registry import entry
+from ..protocols import Predictions, summarize
+from .plan import MATCHED
+
+
+FUSE_TOP = 6  # score-level fusions are formed among the best this many single detectors
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(p, 1e-6, 1 - 1e-6)
+    return np.log(p / (1 - p))
+
+
+def select(results: dict, manifest: Manifest) -> None:
+    """Choose the default: the best pooled AUC under leave-one-source-out with matched processing, among
+    single detectors and equal-weight score fusions (mean log-odds of the calibrated probabilities) of
+    pairs of the best ``FUSE_TOP``; the shipped default must need no optional package."""
+    single = [r for r in results["runs"] if r["protocol_key"] == "loso-matched" and r.get("p")]
+    single.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
+    best_per_det: dict[str, dict] = {}
+    for r in single:
+        best_per_det.setdefault(r["detector"], r)
+    top = list(best_per_det.values())[:FUSE_TOP]
+    fusions = []
+    for a, b in itertools.combinations(top, 2):
+        pa, pb = (np.array([np.nan if v is None else v for v in r["p"]], dtype=float) for r in (a, b))
+        p = 1 / (1 + np.exp(-(_logit(pa) + _logit(pb)) / 2))
+        name = f"{a['detector']} [{a['recipe']}] + {b['detector']} [{b['recipe']}]"
+        pred = Predictions(manifest, p, name, a["summary"]["protocol"])
+        fusions.append({"members": [[a["detector"], a["recipe"]], [b["detector"], b["recipe"]]], "name": name,
+                        "summary": summarize(pred)})  # fmt: skip
+    results["fusions"] = fusions
+    results["training_free"] = training_free_scores(results, manifest)
+
+    def needs(members):
+        return sorted({pkg for d, _ in members for pkg in entry(d).needs})
+
+    candidates = [{"name": f"{r['detector']} [{r['recipe']}]", "members": [[r["detector"], r["recipe"]]],
+                   "auc": r["summary"]["overall"].get("auc") or 0} for r in single]  # fmt: skip
+    candidates += [{"name": f["name"], "members": f["members"], "auc": f["summary"]["overall"].get("auc") or 0}
+                   for f in fusions]  # fmt: skip
+    candidates.sort(key=lambda c: -c["auc"])
+    for c in candidates:
+        c["needs"] = needs(c["members"])
+    results["best_overall"] = candidates[0] if candidates else None
+    base = [c for c in candidates if not c["needs"]]
+    results["chosen"] = base[0] if base else None
+
+
+def training_free_scores(results: dict, manifest: Manifest) -> dict:
+    """For training-free detectors: the AUC of the raw score over all images, with no folds and no
+    calibration (pooled fold results hide a score's own ranking behind per-fold base rates)."""
+    from ...metrics import safe_auc
+    from ...registry import create
+
+    out = {}
+    full = manifest.subset(lambda s: s.label != "partial")
+    y = np.array([s.is_fake for s in full])
+    for name in sorted({r["detector"] for r in results["runs"]}):
+        det = create(name)
+        if not det.monotone_calibration:
+            continue
+        out[name] = {}
+        for view, label in (("clean", "files as they are"), (MATCHED.tag, "matched processing")):
+            X, ok = det.features_of(full, view)
+            score = det.make_head({}).decision(X)
+            per = {}
+            for src in sorted({s.source for s in full}):
+                idx = np.array([s.source == src for s in full]) & ok
+                if len(set(y[idx])) == 2:
+                    per[src] = {"auc": safe_auc(y[idx], score[idx]), "n": int(idx.sum())}
+            out[name][label] = {"auc": safe_auc(y[ok], score[ok]), "n": int(ok.sum()), "by_paired_source": per}
+    return out

@@ -1,0 +1,168 @@
+"""Running the benchmark: every protocol for the chosen detectors, merging parts, re-rendering."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ...data.manifest import Manifest
+from ...registry import list_detectors
+from ..protocols import cross_validate, shortcut_cv, summarize
+from ..report import fmt
+from .choose import select
+from .plan import PROTOCOLS, available, device_name, folds_cap, plan
+from .render import write_page
+from .throughput import measure_throughput
+
+
+def rerender(out: Path) -> None:
+    """Rewrite the Markdown (and the plot) from the results saved beside it."""
+    results = json.loads(out.with_suffix(".json").read_text())
+    write_page(results, out)
+
+
+def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 1000, log=print) -> dict:
+    """Re-measure only the scan throughput (e.g. after shipping a new default) and re-render."""
+    results = json.loads(out.with_suffix(".json").read_text())
+    new = measure_throughput(Manifest.read(manifest_path), throughput_images, log)
+    if new:
+        kept = [t for t in results.get("throughput") or [] if t["images"] != new["images"] and t["detector"] == new["detector"]]
+        results["throughput"] = sorted([*kept, new], key=lambda t: t["images"])
+    write_page(results, out)
+    return results
+
+
+def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = False,
+                  throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
+                  log=print) -> dict:  # fmt: skip
+    """Run the protocols for the chosen detectors.
+
+    With ``part``, only the detectors' runs are written there (for another machine's share, e.g. the
+    networks trained on a GPU), to be merged with :func:`merge_parts`; else the whole page is written.
+    """
+    t_start = time.time()
+    manifest = Manifest.read(manifest_path)
+    names = list_detectors() if detectors == "all" else [d.strip() for d in detectors.split(",")]
+    skipped = [n for n in names if not available(n)]
+    names = [n for n in names if available(n)]
+    config: dict = {}
+    max_folds = None
+    if quick:
+        manifest = manifest.sample(240, seed=0, stratify="source")
+        config = {"n_aug": 0, "calib_folds": 3}
+        max_folds = 3
+    device = device_name()
+    cuda = device.startswith("cuda")
+
+    audits = {}
+    if part is None:
+        for key, kw in PROTOCOLS.items():
+            if protocols and key not in protocols:
+                continue
+            for recipe in ("paired", "all") if key == "loso-matched" else ("paired",):
+                pred = shortcut_cv(manifest, sources=recipe, max_folds=folds_cap(key, max_folds), **kw)
+                a = audits[key if recipe == "paired" else f"{key}-all"] = summarize(pred)
+                log(f"shortcut audit [{recipe}] {a['protocol']}: AUC {fmt(a['overall'].get('auc'))}")
+    runs = []
+    for name in names:
+        for key, recipe, cfg, settings in plan(name, protocols, cuda):
+            kw = PROTOCOLS[key]
+            merged = {**config, **cfg}
+            if quick and "head_params" in cfg:
+                merged["calib_folds"] = max(2, merged.get("calib_folds", 3))
+            pred = cross_validate(name, manifest, log=log, sources=recipe, max_folds=folds_cap(key, max_folds),
+                                  **kw, **merged)  # fmt: skip
+            s = summarize(pred)
+            runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": settings,
+                         "device": device, "seconds": round(pred.seconds, 1),
+                         "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]})  # fmt: skip
+            log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
+                f"{settings}, {device})")  # fmt: skip
+    meta = {
+        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "manifest": str(manifest_path),
+        "n_images": len(manifest),
+        "quick": quick,
+        "command": f"fakescope benchmark --detectors {detectors}" + (" --quick" if quick else "")
+        + (f" --protocols {','.join(protocols)}" if protocols else ""),
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
+        "seconds": round(time.time() - t_start),
+    }
+    if part is not None:
+        part.parent.mkdir(parents=True, exist_ok=True)
+        part.write_text(json.dumps({**meta, "runs": runs, "skipped_detectors": skipped}, default=str))
+        return {**meta, "runs": runs}
+    measured = measure_throughput(manifest, throughput_images, log) if throughput_images else None
+    results = {**meta, "skipped_detectors": skipped, "audits": audits, "runs": runs,
+               "throughput": [measured] if measured else [], "parts": []}  # fmt: skip
+    previous = out.with_suffix(".json")
+    if previous.is_file():  # the localization table has its own command; keep it
+        kept = json.loads(previous.read_text()).get("localization")
+        if kept:
+            results["localization"] = kept
+    select(results, manifest)
+    write_page(results, out)
+    return results
+
+
+def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
+    """Add the runs of ``parts`` (from ``--part``) to the results beside ``out``, replacing runs of the
+    same detector, recipe and protocol; then choose the default again and re-render."""
+    results = json.loads(out.with_suffix(".json").read_text())
+    for path in parts:
+        part = json.loads(Path(path).read_text())
+        if part["n_images"] != results["n_images"] or part["quick"] != results["quick"]:
+            raise ValueError(f"{path}: made on {part['n_images']} images (quick={part['quick']}), the page on "
+                             f"{results['n_images']} (quick={results['quick']}); they cannot be merged")  # fmt: skip
+        new = {(r["detector"], r["recipe"], r["protocol_key"]) for r in part["runs"]}
+        results["runs"] = [r for r in results["runs"] if (r["detector"], r["recipe"], r["protocol_key"]) not in new]
+        results["runs"] += part["runs"]
+        results["skipped_detectors"] = sorted(set(results.get("skipped_detectors", []))
+                                              - {r["detector"] for r in part["runs"]})  # fmt: skip
+        results.setdefault("parts", []).append({k: part[k] for k in ("generated", "machine", "seconds")}
+                                               | {"detectors": sorted({r["detector"] for r in part["runs"]})})  # fmt: skip
+        log(f"merged {len(part['runs'])} runs from {path}")
+    manifest = Manifest.read(Path(results["manifest"]))
+    if results["quick"]:
+        manifest = manifest.sample(240, seed=0, stratify="source")
+    select(results, manifest)
+    write_page(results, out)
+    return results
+
+
+def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, localizers: list[str] | None = None,
+                           log=print) -> dict:  # fmt: skip
+    """Run the localization benchmark and put its table into the page beside ``out``, row by row (an
+    interrupted run resumes: rows already on the page with the same settings are kept)."""
+    from ... import weights
+    from ..loc_benchmark import run_localization
+
+    manifest = Manifest.read(manifest_path)
+    path = out.with_suffix(".json")
+    t0 = time.time()
+
+    def load() -> dict:
+        if path.is_file():
+            return json.loads(path.read_text())
+        return {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick, "seconds": 0,
+                "runs": [], "audits": {}, "skipped_detectors": []}  # fmt: skip
+
+    def save(loc: dict) -> None:
+        loc.update(generated=dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                   seconds=round(time.time() - t0), manifest=str(manifest_path))  # fmt: skip
+        results = load()
+        results["localization"] = loc
+        write_page(results, out)
+
+    previous = (load().get("localization") or {}).get("rows", [])
+    loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers, quick=quick, log=log,
+                           done=previous, on_row=save)  # fmt: skip
+    save(loc)
+    return load()
