@@ -127,7 +127,7 @@ def size_notes(width: int, height: int, views: dict[str, int]) -> list[str]:
         if factor > 1.0:
             notes.append(f"{label} view upscaled {factor:.1f}x (shorter side {min(width, height)} px -> {side} px)")
     short, long = min(width, height), max(width, height)
-    if long > EXTREME_ASPECT * short:
+    if views and long > EXTREME_ASPECT * short:
         notes.append(
             f"extreme aspect ratio {width}x{height}: the views see only the centre {short}x{short} px "
             f"({100 * short / long:.2g} % of the image)"
