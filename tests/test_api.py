@@ -86,16 +86,7 @@ def test_localizers_through_the_public_api():
 SUBMODULES = {m.name for m in pkgutil.iter_modules(fakescope.__path__)}
 
 
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="fakescope.scan is also a module: importing "
-                                                 "it first (e.g. `from fakescope.scan import UsageError`) shadows "
-                                                 "the function"))  # fmt: skip
-        if n == "scan" else n
-        for n in sorted(fakescope._LAZY)
-    ],
-)
+@pytest.mark.parametrize("name", sorted(fakescope._LAZY))
 def test_no_public_name_is_also_a_submodule(name):
     # Importing fakescope.<name> would bind the module to the package attribute and shadow the lazy name.
     assert name not in SUBMODULES

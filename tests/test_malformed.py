@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from fakescope.cli.main import app
 from fakescope.io import IMAGE_SUFFIXES, ImageLoadError, open_image
-from fakescope.scan import UsageError, row_path, scan
+from fakescope.scanning import UsageError, row_path, scan
 from tests.malformed import (
     LATIN1_NAME,
     NEWLINE_NAME,

@@ -9,7 +9,7 @@ import pytest
 
 from fakescope.detectors.base import load
 from fakescope.registry import create
-from fakescope.scan import UsageError, expand_inputs, scan
+from fakescope.scanning import UsageError, expand_inputs, scan
 from tests.conftest import SAMPLES, write_synthetic_dataset
 
 

@@ -10,7 +10,7 @@ from PIL import Image
 
 from fakescope.features.extract import Prepared
 from fakescope.io import open_image
-from fakescope.scan import DecodePlan, scan_iter
+from fakescope.scanning import DecodePlan, scan_iter
 from tests.conftest import natural_image
 
 

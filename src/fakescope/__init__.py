@@ -39,7 +39,7 @@ _LAZY = {
     "list_detectors": ("fakescope.registry", "list_detectors"),
     "load_localizer": ("fakescope.models", "load_localizer"),
     "list_localizers": ("fakescope.registry", "list_localizers"),
-    "scan": ("fakescope.scan", "scan"),
+    "scan": ("fakescope.scanning", "scan"),
     "evaluate": ("fakescope.evaluation.protocols", "evaluate"),
     "EvaluationReport": ("fakescope.evaluation.report", "EvaluationReport"),
     "Manifest": ("fakescope.data.manifest", "Manifest"),

@@ -32,7 +32,7 @@ def one_line_errors(*also: type[Exception], about: object = None) -> Iterator[No
         about: the input those name, put before their message.
     """
     from ..data.manifest import ManifestError
-    from ..scan import UsageError
+    from ..scanning import UsageError
     from ..weights import MissingWeightsError
 
     try:

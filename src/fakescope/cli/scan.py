@@ -27,7 +27,7 @@ def scan_command(
 ):
     """Scan images and give each a calibrated p_fake and a verdict: real, fake or unsure."""
     from ..models import load_detector
-    from ..scan import printable, scan
+    from ..scanning import printable, scan
 
     if fmt and fmt not in ("jsonl", "csv", "table"):
         raise fail(f"--format must be jsonl, csv or table, not {fmt!r}")
@@ -78,7 +78,7 @@ def scan_command(
 
 
 def _print_table(rows: list[dict]) -> None:
-    from ..scan import printable
+    from ..scanning import printable
 
     # Plain print: the live progress bar redirects sys.stdout and keeps these lines above itself.
     # printable(): one line per image even when a name holds a newline.
@@ -126,7 +126,7 @@ def localize_command(
 
     from ..io import ImageLoadError, open_image
     from ..models import load_localizer
-    from ..scan import find_inputs, localization_fields, open_output, output_row, printable, resume_key
+    from ..scanning import find_inputs, localization_fields, open_output, output_row, printable, resume_key
 
     try:
         loc = load_localizer(localizer)
