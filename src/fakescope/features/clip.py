@@ -7,7 +7,6 @@ runs with onnxruntime on any CPU. Embeddings are L2-normalised, 512-d.
 from __future__ import annotations
 
 import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Sequence
 
@@ -15,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .. import weights
+from .shared import SharedModel
 from .views import clip_view
 
 CLIP_WEIGHTS = "clip-vit-b16-int8.onnx"
@@ -22,7 +22,7 @@ CLIP_SIZE = 224
 CLIP_DIM = 512
 
 
-class ClipEncoder:
+class ClipEncoder(SharedModel):
     """Lazily-loaded ONNX session; one per process is enough (it is thread-safe).
 
     The INT8 model quantises activations dynamically, with one scale for the
@@ -32,8 +32,6 @@ class ClipEncoder:
     on a CPU and makes each result independent of its neighbours.
     """
 
-    _shared: ClipEncoder | None = None
-    _lock = threading.Lock()
 
     def __init__(self, workers: int | None = None):
         import onnxruntime as ort
@@ -47,13 +45,6 @@ class ClipEncoder:
         )
         self.input_name = self.session.get_inputs()[0].name
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="clip")
-
-    @classmethod
-    def shared(cls) -> ClipEncoder:
-        with cls._lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
 
     def embed_one(self, pixels: np.ndarray) -> np.ndarray:
         """(3, 224, 224) normalised pixels -> (512,) unit-norm embedding."""

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from .. import weights
+from .shared import SharedModel
 
 DETECTOR_WEIGHTS = "blazeface-short-range.tflite"
 MESH_WEIGHTS = "face-landmark.tflite"
@@ -80,22 +81,15 @@ def weighted_nms(boxes: np.ndarray, keypoints: np.ndarray, scores: np.ndarray, i
     return kept
 
 
-class FaceAnalyzer:
+class FaceAnalyzer(SharedModel):
     """Face detection plus face-mesh landmarks. Thread-safe (one lock around the interpreters)."""
 
-    _shared: FaceAnalyzer | None = None
 
     def __init__(self):
         self.detector = _interpreter(DETECTOR_WEIGHTS)
         self.mesh = _interpreter(MESH_WEIGHTS)
         self.anchors = ssd_anchors()
         self._lock = threading.Lock()
-
-    @classmethod
-    def shared(cls) -> FaceAnalyzer:
-        if cls._shared is None:
-            cls._shared = cls()
-        return cls._shared
 
     def _run(self, it, x: np.ndarray) -> list[np.ndarray]:
         with self._lock:

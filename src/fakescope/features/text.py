@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import struct
-import threading
 import unicodedata
 
 import numpy as np
 from PIL import Image
 
 from .. import weights
+from .shared import SharedModel
 
 MINILM_WEIGHTS = "minilm-l6-v2.safetensors"
 MINILM_TOKENIZER = "minilm-l6-v2-tokenizer.json"
@@ -111,11 +111,9 @@ def _gelu(x):
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 
-class SentenceEncoder:
+class SentenceEncoder(SharedModel):
     """all-MiniLM-L6-v2: text -> (384,) unit-norm embedding."""
 
-    _shared: SentenceEncoder | None = None
-    _lock = threading.Lock()
 
     def __init__(self):
         self.w = {k: v.astype(np.float32) for k, v in read_safetensors(weights.path_of(MINILM_WEIGHTS)).items()
@@ -123,13 +121,6 @@ class SentenceEncoder:
         self.tok = WordPiece.from_tokenizer_json(weights.path_of(MINILM_TOKENIZER))
         self.layers = 1 + max(int(k.split(".")[2]) for k in self.w if k.startswith("encoder.layer."))
         self.heads = 12
-
-    @classmethod
-    def shared(cls) -> SentenceEncoder:
-        with cls._lock:
-            if cls._shared is None:
-                cls._shared = cls()
-            return cls._shared
 
     def _dense(self, x, name):
         return x @ self.w[f"{name}.weight"].T + self.w[f"{name}.bias"]

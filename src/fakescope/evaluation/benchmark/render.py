@@ -187,13 +187,18 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _ranked(runs: list[dict], by: str, protocol: str, recipe: str | None = None) -> tuple[list[dict], list[str]]:
+    """The runs of one protocol (and recipe), best pooled AUC first, and the groups their ``by`` table covers."""
+    per = [r for r in runs if r["protocol_key"] == protocol and recipe in (None, r["recipe"])]
+    per.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
+    return per, sorted({g for r in per for g in r["summary"][by]})
+
+
 def _review_table(runs: list[dict]) -> list[str]:
     """The review's comparison: precision / recall / F1 per generator family, plus AUC / AP (LOSO, matched)."""
-    per = [r for r in runs if r["protocol_key"] == "loso-matched" and r["recipe"] == "paired"]
+    per, fams = _ranked(runs, "by_family", "loso-matched", "paired")
     if not per:
         return []
-    fams = sorted({f for r in per for f in r["summary"]["by_family"]})
-    per.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
     lines = ["## The review's table: precision / recall / F1 per generator family (LOSO, matched processing)", "",
              "Each family's fakes scored against all real images, pooled over the leave-one-source-out folds, "
              "threshold 0.5, paired recipe. Last columns: AUC and AP over all images.", "",
@@ -210,11 +215,9 @@ def _review_table(runs: list[dict]) -> list[str]:
 
 
 def _logo_matrix(runs: list[dict], plot_name: str) -> list[str]:
-    per = [r for r in runs if r["protocol_key"] == "logo-matched"]
+    per, gens = _ranked(runs, "by_generator", "logo-matched")
     if not per:
         return []
-    gens = sorted({g for r in per for g in r["summary"]["by_generator"]})
-    per.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
     lines = ["## Leave-generators-out matrix (matched processing)", "",
              "Rows: detectors; columns: the generator held out (its fakes against all real images, scored by "
              "models that never saw that generator); cells: AUC / recall at 0.5.", "",
