@@ -149,3 +149,21 @@ def test_ela_shows_a_region_with_another_compression_history():
     a[mask] = _photo(rng)[mask]
     m = create("ela", quality=70).localize(Image.fromarray(a))["map"]
     assert _gap(m, mask) > 0.2
+
+
+def test_the_localize_command_runs_a_classical_map_by_name(tmp_path):
+    from typer.testing import CliRunner
+
+    from fakescope.cli.main import app
+
+    rng = np.random.default_rng(9)
+    folder = tmp_path / "in"
+    folder.mkdir()
+    img = _photo(rng, 128)
+    edited = img.copy()
+    edited[70:110, 70:110] = img[5:45, 5:45]
+    Image.fromarray(edited).save(folder / "copied.png")
+    r = CliRunner().invoke(app, ["localize", str(folder), "--out", str(tmp_path / "maps"), "-l", "copy-move"])
+    assert r.exit_code == 0, r.output
+    row = json.loads((tmp_path / "maps" / "localize.jsonl").read_text().splitlines()[0])
+    assert row["localizer"] == "copy-move" and row["localizer_p_fake"] is None and row["flagged_share"] > 0.05

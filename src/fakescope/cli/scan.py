@@ -157,7 +157,9 @@ def localize_command(
                 ok += 1
             fh.write(json.dumps(output_row(row), ensure_ascii=False) + "\n")
             fh.flush()
-    log(f"{ok} localized, {bad} unreadable, {len(found.paths) - ok - bad} already done, with {loc.name} (setup "
-        f"{loc.config.setup}); results: {printable(str(out / 'localize.jsonl'))}")  # fmt: skip
+    setup = getattr(loc.config, "setup", None)  # learned localizers say how they were supervised
+    how = f" (setup {setup})" if setup else " (training-free)" if getattr(loc, "training_free", False) else ""
+    log(f"{ok} localized, {bad} unreadable, {len(found.paths) - ok - bad} already done, with {loc.name}{how}; "
+        f"results: {printable(str(out / 'localize.jsonl'))}")  # fmt: skip
     if ok == 0 and bad:
         raise typer.Exit(1)
