@@ -28,7 +28,7 @@ does); parameters it freezes are left out of the main training.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 
@@ -107,9 +107,7 @@ class NetHead(Head):
         import torch
 
         torch.manual_seed(self.config.seed)
-        cfg = self.config if pretrained == self.config.pretrained else type(self.config)(
-            **{**asdict(self.config), "pretrained": pretrained})  # fmt: skip
-        return self.family.build(cfg)
+        return self.family.build(replace(self.config, pretrained=pretrained))
 
     # -- training --------------------------------------------------------------------
     def fit(self, X, y, w=None):
