@@ -167,3 +167,17 @@ def test_the_localize_command_runs_a_classical_map_by_name(tmp_path):
     assert r.exit_code == 0, r.output
     row = json.loads((tmp_path / "maps" / "localize.jsonl").read_text().splitlines()[0])
     assert row["localizer"] == "copy-move" and row["localizer_p_fake"] is None and row["flagged_share"] > 0.05
+
+
+def test_jpeg_dq_reads_the_tables_through_the_loader(tmp_path):
+    from fakescope.io import open_image
+
+    rng = np.random.default_rng(10)
+    mask = np.zeros((256, 256), bool)
+    mask[96:176, 64:160] = True
+    a = _decoded(_jpeg(_photo(rng), 60))
+    a[mask] = _photo(rng)[mask]
+    Image.fromarray(a).save(tmp_path / "edited.jpg", quality=90)
+    img, _ = open_image(tmp_path / "edited.jpg")  # RGB, as scan and localize hand it over
+    m = create("jpeg-dq").localize(img)["map"]
+    assert m[mask].mean() > 0.6 and m[~mask].mean() < 0.1

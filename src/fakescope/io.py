@@ -35,6 +35,10 @@ IMAGE_SUFFIXES = frozenset(
 )
 
 
+#: key in ``Image.info`` of a JPEG decoded at full scale on its own grid: its quantisation tables
+JPEG_TABLES = "jpeg_quantization"
+
+
 class ImageLoadError(ValueError):
     """An image could not be read. The message names the file and the reason."""
 
@@ -199,6 +203,10 @@ def open_image(
             # A lossless rotation/flip: show the picture the way its author saw it.
             img = ImageOps.exif_transpose(img)
             info.conversions.append("EXIF orientation applied")
+        elif info.format == "JPEG" and img.size == (width, height) and getattr(img, "quantization", None):
+            # Pixels still on the file's 8x8 grid at full scale: keep the quantisation tables (natural order)
+            # for the JPEG forensic maps; ``info`` travels with the RGB copy.
+            img.info[JPEG_TABLES] = {k: list(v) for k, v in img.quantization.items()}
         rgb = _to_rgb(img, info)
     return rgb, info
 

@@ -331,10 +331,13 @@ class Localizer:
     def card(self) -> Card:
         calibration = {}
         if hasattr(self, "calibrator_"):
-            calibration = {**self.calibrator_.to_dict(), "fitted_on": "a held-out stratified fifth of the training images",
-                           "map_threshold": getattr(self, "map_threshold_", 0.5),
-                           "map_threshold_note": "raw-map value with the best mean pixel F1 on the held-out training "
-                           "images with masks (setup C; 0.5 otherwise); maps are rescaled so that it reads 0.5"}  # fmt: skip
+            calibration = {
+                **self.calibrator_.to_dict(),
+                "fitted_on": "a held-out stratified fifth of the training images",
+                "map_threshold": getattr(self, "map_threshold_", 0.5),
+                "map_threshold_note": "raw-map value with the best mean pixel F1 on the held-out training images "
+                "with masks (setup C; 0.5 otherwise); maps are rescaled so that it reads 0.5",
+            }
         return Card(
             name=self.name,
             family=self.name,

@@ -88,7 +88,10 @@ def _period(hist: np.ndarray, centre: int) -> tuple[int, float]:
 
 
 def dq_map(img: Image.Image, frequencies: int = 10, min_periodicity: float = 4.0, smooth: float = 1.0):
-    table = (getattr(img, "quantization", None) or {}).get(0)
+    from ..io import JPEG_TABLES
+
+    tables = getattr(img, "quantization", None) or img.info.get(JPEG_TABLES) or {}  # an opened file, or the loader's
+    table = tables.get(0)
     y = _luma(img)
     h, w = y.shape
     bh, bw = h // 8, w // 8

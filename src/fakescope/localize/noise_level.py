@@ -63,5 +63,6 @@ register_forensic(ForensicFamily(
     "noise-level", "noise-level inconsistency: blocks whose noise (trimmed mean |median residual|) departs "
     "from the image's median level", "Mahdian & Saic. Using noise inconsistencies for blind image forensics. "
     "Image and Vision Computing 2009",
-    "luma (unrounded) at native resolution; residual = luma - 3x3 median; trimmed mean |residual| per block; no resampling "
+    "luma (unrounded) at native resolution; residual = luma - 3x3 median; trimmed mean |residual| per block; "
+    "no resampling "
     "(the block map is repeated to the image size)", noise_map, NoiseLevelSettings))  # fmt: skip

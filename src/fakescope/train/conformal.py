@@ -116,7 +116,8 @@ class DistanceAbstention:
         return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
     def distance(self, X: np.ndarray, bank: np.ndarray | None = None) -> np.ndarray:
-        """Mean cosine distance of each row of ``X`` to its ``k`` nearest rows of ``bank`` (default: the training bank)."""
+        """Mean cosine distance of each row of ``X`` to its ``k`` nearest rows of ``bank`` (default: the
+        training bank)."""
         bank = self.bank_.astype(np.float32) if bank is None else self._unit(bank)
         Xn, out = self._unit(X), np.empty(len(X))
         k = min(self.k, len(bank))
