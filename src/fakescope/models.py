@@ -51,10 +51,6 @@ def load_localizer(name_or_path: str | Path = DEFAULT):
         raise
 
 
-#: the name earlier releases used
-load_localizer_model = load_localizer
-
-
 def _load_named(name_or_path, kind: str, trained_dir: Path, train_hint: str):
     from .registry import create, list_detectors, list_localizers
     from .saved import load

@@ -152,3 +152,12 @@ def strict_config(cls, what: str, **kw):
     if unknown:
         raise TypeError(f"unknown {what} option(s) {sorted(unknown)}; known: {sorted(names)}")
     return cls(**kw)
+
+
+def field_types(cls) -> dict[str, type]:
+    """``{field: type}`` of a config dataclass (annotations resolved), e.g. to type ``--set`` values."""
+    import typing
+    from dataclasses import fields
+
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}

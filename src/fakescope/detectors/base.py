@@ -22,7 +22,7 @@ import time
 import typing
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,7 +36,7 @@ from ..io import ImageLoadError, open_image
 from ..metrics import safe_auc as _auc
 from ..train.calibration import PlattCalibrator
 from ..train.recipe import paired_sources, source_weights
-from ..types import Card, NotFittedError, Verdict, strict_config
+from ..types import Card, NotFittedError, Verdict, field_types, strict_config
 from .heads import Head
 
 
@@ -400,8 +400,7 @@ class FeatureDetector:
     def settings(self) -> dict[str, dict[str, type]]:
         """Every setting a user can give, by where it goes: ``train`` (:class:`TrainConfig`), ``head`` and
         ``builder`` (arguments of the registered builder, e.g. an ensemble's members)."""
-        hints = typing.get_type_hints(TrainConfig)
-        return {"train": {f.name: hints[f.name] for f in fields(TrainConfig)}, "head": self.head_settings(),
+        return {"train": field_types(TrainConfig), "head": self.head_settings(),
                 "builder": {k: type(v) for k, v in self.builder_kw().items()}}  # fmt: skip
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..features.extract import PIXEL_SIZE
 from ..registry import register
-from ..types import strict_config
+from ..types import field_types, strict_config
 from .base import FeatureDetector
 from .heads import Head
 
@@ -204,7 +204,7 @@ class NetworkDetector(FeatureDetector):
         return NetHead(self.network_family, **params)
 
     def head_settings(self) -> dict[str, type]:
-        return _field_types(self.network_family.config)
+        return field_types(self.network_family.config)
 
     @property
     def card(self):
@@ -215,14 +215,6 @@ class NetworkDetector(FeatureDetector):
         if "ImageNet" in self.network_family.initialisation:
             card.upstream_weights = [self.network_family.initialisation]
         return card
-
-
-def _field_types(cls) -> dict[str, type]:
-    import typing
-    from dataclasses import fields
-
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
 
 
 def register_network(family: NetworkFamily) -> None:

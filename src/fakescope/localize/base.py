@@ -33,7 +33,7 @@ from ..data.splits import stratified_folds
 from ..io import ImageLoadError, open_image
 from ..registry import register
 from ..train.calibration import PlattCalibrator
-from ..types import Card, NotFittedError, strict_config
+from ..types import Card, NotFittedError, field_types, strict_config
 
 SETUPS = {
     "A": "image labels, real vs. fully generated images",
@@ -375,11 +375,7 @@ class Localizer:
 
     def settings(self) -> dict[str, dict[str, type]]:
         """Every setting a user can give (``--set`` keys) and its type."""
-        import typing
-        from dataclasses import fields
-
-        hints = typing.get_type_hints(LocalizerConfig)
-        return {"train": {f.name: hints[f.name] for f in fields(LocalizerConfig)}}
+        return {"train": field_types(LocalizerConfig)}
 
 
 def load_localizer(directory: str | Path) -> Localizer:

@@ -127,11 +127,9 @@ class ForensicLocalizer:
         return self
 
     def settings(self) -> dict[str, dict[str, type]]:
-        import typing
-        from dataclasses import fields
+        from ..types import field_types
 
-        hints = typing.get_type_hints(self.family.settings)
-        return {"train": {f.name: hints[f.name] for f in fields(self.family.settings)}}
+        return {"train": field_types(self.family.settings)}
 
 
 def normalised(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
