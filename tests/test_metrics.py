@@ -42,3 +42,24 @@ def test_eer_and_tpr_at_fpr():
     p = np.concatenate([np.linspace(0, 0.6, 100), np.linspace(0.4, 1, 100)])
     assert 0.1 < eer(y, p) < 0.25
     assert 0 < tpr_at_fpr(y, p, 0.01) < 1
+
+
+def test_calibration_summary_reads_a_calibrated_and_an_overconfident_model_apart():
+    from fakescope.metrics import calibration_summary, risk_coverage
+
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 1, 4000)
+    y = (rng.uniform(0, 1, 4000) < p).astype(int)  # calibrated by construction
+    good = calibration_summary(y, p)
+    sure = calibration_summary(y, np.where(p >= 0.5, 0.99, 0.01))  # same ranking, overconfident
+    assert good["ece"] < 0.03 and sure["ece"] > 0.2
+    assert good["brier"] < sure["brier"]
+    for b in good["reliability"]:  # each bin's share of fakes is near its mean p
+        assert abs(b["fake_share"] - b["mean_p"]) < 0.08, b
+    assert sum(b["n"] for b in good["reliability"]) == 4000
+    # Risk-coverage: the most confident tenth is right far more often than all images are.
+    curve = risk_coverage(y, p)
+    assert curve[0]["answered"] == 0.1 and curve[-1]["answered"] == 1.0
+    assert curve[0]["accuracy"] > 0.9 > curve[-1]["accuracy"]
+    assert [c["accuracy"] for c in curve] == sorted([c["accuracy"] for c in curve], reverse=True)
+    assert good["band"]["answered"] == pytest.approx(((p <= 0.3) | (p >= 0.7)).mean())

@@ -74,7 +74,7 @@ def test_csv_output(dct_detector, tmp_path):
     out = tmp_path / "r.csv"
     scan(dct_detector, [str(SAMPLES / "*.jpg")], out=out)
     text = out.read_text().splitlines()
-    assert text[0].startswith("path,p_fake,verdict,detector,error") and len(text) == 9
+    assert text[0].startswith("path,p_fake,verdict,verdict_set,reliability,detector,error") and len(text) == 9
 
 
 def test_inputs_expand_globs_manifests_and_reject_missing(tmp_path):

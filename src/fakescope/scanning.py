@@ -33,7 +33,8 @@ from urllib.parse import quote_from_bytes, unquote_to_bytes
 from .io import IMAGE_SUFFIXES, ImageLoadError, image_entries, open_image
 from .types import Verdict
 
-FIELDS = ["path", "p_fake", "verdict", "detector", "error", "width", "height", "format", "notes", "path_bytes"]
+FIELDS = ["path", "p_fake", "verdict", "verdict_set", "reliability", "detector", "error", "width", "height", "format",
+          "notes", "path_bytes"]
 LOCALIZATION_FIELDS = ["heatmap", "overlay", "flagged_share", "localizer", "localizer_p_fake", "explanation"]
 MANIFEST_SUFFIXES = {".csv", ".tsv", ".jsonl"}
 #: Output formats by the suffix of the output file; any other suffix needs an explicit format.
@@ -126,6 +127,16 @@ def row_path(row: dict) -> str:
     """The path to open for a row of a scan's output (JSONL or CSV): ``path_bytes`` when set, else ``path``."""
     raw = row.get("path_bytes")
     return os.fsdecode(unquote_to_bytes(raw)) if raw else row["path"]
+
+
+def assess(detector, images: list) -> tuple[list, list]:
+    """``(p_fake, reliability)`` of decoded images: a detector's own ``assess`` where it has one (verdict
+    sets, distance to its training data), else ``predict_proba`` and no reliability."""
+    if not images:
+        return [], []
+    if hasattr(detector, "assess"):
+        return detector.assess(images)
+    return list(detector.predict_proba(images)), [None] * len(images)
 
 
 def output_row(verdict: Verdict | dict) -> dict:
@@ -274,7 +285,9 @@ class RowWriter:
     def write(self, rows: list[dict]) -> None:
         for row in rows:
             if self.csv:
-                self.csv.writerow({**row, "notes": "; ".join(row.get("notes") or [])})
+                vs = row.get("verdict_set")
+                self.csv.writerow({**row, "notes": "; ".join(row.get("notes") or []),
+                                   "verdict_set": "" if vs is None else "+".join(vs) or "none"})  # fmt: skip
             else:
                 self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
         self.fh.flush()
@@ -366,15 +379,15 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
             if start is not None:
                 pending.append(pool.map(decode, paths[start : start + batch_size]))
             good = [(p, img, info) for p, img, info, err in decoded if err is None]
-            probs = detector.predict_proba([img for _, img, _ in good]) if good else []
-            by_path = {p: float(pr) for (p, _, _), pr in zip(good, probs)}
+            probs, reliability = assess(detector, [img for _, img, _ in good])
+            by_path = {p: (float(pr), rel) for (p, _, _), pr, rel in zip(good, probs, reliability)}
             infos = {p: info for p, _, info in good}
             rows = []
             for p, _, _, err in decoded:
                 if err is not None:
                     rows.append(Verdict.failed(detector, p, err))
                     continue
-                rows.append(Verdict.scored(detector, p, by_path[p], infos[p]))
+                rows.append(Verdict.scored(detector, p, by_path[p][0], infos[p], reliability=by_path[p][1]))
             if with_maps:
                 images = {p: img for p, img, _ in good}
                 for row in rows:

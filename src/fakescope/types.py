@@ -26,6 +26,11 @@ class Verdict:
     height: int | None = None
     format: str | None = None
     notes: list[str] = field(default_factory=list)
+    #: the verdicts consistent with the image at the detector's error level (``["real"]``, ``["fake"]``, both
+    #: or none); ``None`` for a detector without out-of-source calibration
+    verdict_set: list[str] | None = None
+    #: one line saying how far to trust this verdict and why (conformal level, distance to the training data)
+    reliability: str | None = None
     #: filled only when a localizer ran (``scan --heatmaps``): heatmap, overlay, flagged_share, localizer,
     #: localizer_p_fake, explanation
     localization: dict[str, Any] | None = None
@@ -36,7 +41,8 @@ class Verdict:
         return {**d, **extra} if extra else d
 
     @classmethod
-    def scored(cls, detector, path: str, p_fake: float, info=None, size: tuple[int, int] | None = None) -> Verdict:
+    def scored(cls, detector, path: str, p_fake: float, info=None, size: tuple[int, int] | None = None,
+               reliability: dict | None = None) -> Verdict:  # fmt: skip
         """The verdict of a readable image.
 
         Args:
@@ -48,20 +54,28 @@ class Verdict:
                 did to an image of that size: ``features.views.size_notes``; an image too small to
                 judge gets the verdict ``unsure`` whatever its score).
             size: (width, height) when there is no file (an in-memory image).
+            reliability: the detector's verdict set and distance to its training data for this image
+                (``FeatureDetector.reliability``); the verdict then follows the set (one class: that
+                class; else ``unsure``), and an image far from the training data is ``unsure``.
         """
         p = float(p_fake)
         width, height = (info.width, info.height) if info is not None else (size or (None, None))
-        notes, verdict = list(info.conversions) if info is not None else [], detector.verdict_of(p)
+        notes = list(info.conversions) if info is not None else []
+        if hasattr(detector, "judge"):
+            verdict, verdict_set, trust = detector.judge(p, reliability)
+        else:
+            verdict, verdict_set, trust = detector.verdict_of(p), None, None
         if width and height:
             # What the detector's views did to an image of this size; too few pixels: unsure.
             from .features.extract import view_sides
             from .features.views import size_notes, too_small_to_judge
 
             notes += size_notes(width, height, view_sides(getattr(detector, "extractors", ())))
-            verdict = "unsure" if too_small_to_judge(width, height) else verdict
+            if too_small_to_judge(width, height):
+                verdict, trust = "unsure", "unsure: too few pixels to judge (see notes)"
         return cls(path=path, p_fake=round(p, 6), verdict=verdict, detector=detector.name,
                    width=width, height=height, format=info.format if info is not None else None,
-                   notes=notes)  # fmt: skip
+                   notes=notes, verdict_set=verdict_set, reliability=trust)  # fmt: skip
 
     @classmethod
     def failed(cls, detector, path: str, reason: str) -> Verdict:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from .common import err, fail, log
+from .common import err, fail, log, model_settings
 
 
 def benchmark_command(
@@ -27,6 +27,9 @@ def benchmark_command(
                                       "A, B, C) and add its table to the page."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
+    set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE setting for every detector run (e.g. "
+                                   "calibration=loso, members=a:paired+b:paired for the ensemble); such runs "
+                                   "are shown with their settings and do not compete for the default."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
     from ..evaluation.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
@@ -55,8 +58,17 @@ def benchmark_command(
     unknown = sorted(set(chosen) - set(PROTOCOLS))
     if unknown:
         raise fail(f"unknown protocol(s) {', '.join(unknown)}; known: {', '.join(PROTOCOLS)}")
+    given = {}
+    if set_:
+        from ..registry import create, list_detectors
+
+        names = list_detectors() if detectors == "all" else [d.strip() for d in detectors.split(",")]
+        try:
+            given = {name: model_settings(create(name).settings(), list(set_)) for name in names}
+        except (ValueError, KeyError) as exc:
+            raise fail(str(exc)) from None
     run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
-                  protocols=chosen or None, part=part, log=log)  # fmt: skip
+                  protocols=chosen or None, part=part, settings=given, log=log)  # fmt: skip
     if part:
         err.print(f"wrote {part}", highlight=False)
         return

@@ -34,7 +34,7 @@ from ..extraction import extract
 from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
 from ..metrics import safe_auc as _auc
-from ..train.calibration import PlattCalibrator
+from ..train.calibration import PlattCalibrator, balanced_weights
 from ..train.recipe import paired_sources, source_weights
 from ..types import Card, NotFittedError, Verdict, field_types, strict_config
 from .heads import Head
@@ -58,7 +58,13 @@ class TrainConfig:
     # With "source" or "loso", the same held-out scores also fit the verdict sets
     # (conformal, at the level ``error``) and the out-of-distribution abstention.
     calibration: str = "stratified"
-    error: float = 0.1  # conformal error level: each class is covered with probability >= 1 - error
+    # Conformal error level (each class covered with probability >= 1 - error) and how the held-out
+    # sources make the thresholds ("balanced", "per-source"; see train.conformal). With error None
+    # or conformal "auto", they are chosen on the held-out scores so that confident verdicts are at
+    # least ``confident_accuracy`` right while answering as many images as that allows.
+    error: float | None = None
+    conformal: str = "auto"
+    confident_accuracy: float = 0.9
     ood_share: float = 0.05  # share of held-out-source images the distance abstention would call far
     # "paired": train only on sources that hold both real and fake images. In a
     # source with one class, a model can learn the source (its content, camera,
@@ -173,9 +179,24 @@ class FeatureDetector:
         # the training data; the best candidate (by held-out AUC) is kept, and
         # its held-out scores fit the calibrator.
         X0, ok0 = blocks[0]
+        out_of_source = cfg.calibration in ("source", "loso")
+        # Out of source, the images of sources the head does not train on (single-class sources under the
+        # paired recipe) are held out too: scored by heads trained on all the training sources, they show
+        # how the score behaves on sources it never saw, as users' images are.
+        extra = manifest.subset(lambda s: s.label != "partial" and s.source not in set(groups)) if (
+            out_of_source and len(train) < len(manifest)) else Manifest([], root=manifest.root)  # fmt: skip
+        pool, groups_pool = train, list(groups)
+        if len(extra):
+            Xe, oke = self.features_of(extra, views[0], **extract_kw)
+            X0, ok0 = np.concatenate([X0, Xe]), np.concatenate([ok0, oke])
+            pool = Manifest([*train, *extra], root=manifest.root)
+            groups_pool += [s.source or "(none)" for s in extra]
+        y_pool = np.array([s.is_fake for s in pool], dtype=np.int64)
         candidates = self.head_candidates()
-        oof = np.full((len(candidates), len(train)), np.nan)
+        oof = np.full((len(candidates), len(pool)), np.nan)
         folds = self._cross_fit_folds(groups, y)
+        if len(extra):
+            folds.append(np.arange(len(train), len(pool)))
         fold_heads: dict[int, Head] = {}
         for f, test_idx in enumerate(folds):
             train_idx = np.setdiff1d(np.arange(len(train)), test_idx)
@@ -190,17 +211,26 @@ class FeatureDetector:
                     fold_heads[c] = head
             log(f"{self.name}: cross-fitting fold {f + 1}/{len(folds)} done")
         have = ~np.isnan(oof[0])
-        scores = [_auc(y[have], o[have]) for o in oof]
+        scores = [_auc(y_pool[have], o[have]) for o in oof]
         best = int(np.argmax(scores))
         self.head_params_ = candidates[best]
         # Held out by source, the direction of the score is fixed in advance: a map that flips it on unseen
         # sources (seen with paired sources) would be confidently wrong, so the slope may not turn negative.
-        out_of_source = cfg.calibration in ("source", "loso")
-        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y[have],
+        g_pool = np.asarray(groups_pool)
+        # Out of source: even odds, each held-out source weighing the same (see ``balanced_weights``).
+        weights = balanced_weights(y_pool[have], g_pool[have]) if out_of_source else None
+        self.calibrator_ = PlattCalibrator().fit(oof[best, have], y_pool[have], weights=weights,
                                                  monotone=self.monotone_calibration or out_of_source)  # fmt: skip
+        # The held-out probabilities, for an ensemble that calibrates its fusion the same way (not saved).
+        self.held_out_ = {"keys": [pool[i].key for i in np.flatnonzero(have)], "p": self.calibrator_(oof[best, have]),
+                          "y": y_pool[have], "groups": g_pool[have], "view": views[0],
+                          "trained_on": np.flatnonzero(have) < len(train)}  # fmt: skip
         if out_of_source:
-            self._fit_reliability(self.calibrator_(oof[best, have]), y[have], np.asarray(groups)[have], X0[ok0],
-                                  np.asarray(groups)[ok0])  # fmt: skip
+            bank = np.flatnonzero(ok0[: len(train)])  # distances are to the images the head trains on
+            others = len(train) + np.flatnonzero(ok0[len(train):])
+            self._fit_reliability(self.held_out_["p"], y_pool[have], g_pool[have],
+                                  self.abstention_features(X0[bank]), g_pool[bank],
+                                  self.abstention_features(X0[others]) if len(others) else None)  # fmt: skip
         if cfg.calibration == "holdout":
             self.head_ = fold_heads[best]  # trained on all but the held-out fold
         else:
@@ -233,13 +263,17 @@ class FeatureDetector:
                 f"held-out scores of 1/{cfg.calib_folds} of the training images (stratified); the head kept "
                 "was trained on the other images"
                 if cfg.calibration == "holdout"
-                else f"held-out scores of the training images ({len(folds)} {cfg.calibration} folds)"
+                else f"held-out scores of the training images ({len(folds) - bool(len(extra))} {cfg.calibration} "
+                "folds)" + (f", and of {len(extra)} images of {len(set(groups_pool[len(train):]))} sources left "
+                            f"out of training (recipe '{cfg.sources}') scored by heads trained on every training "
+                            "source" if len(extra) else "")
             ),
             "head_selection": [{"params": c, "held_out_auc": a} for c, a in zip(candidates, scores)],
         }
         if out_of_source:
             a = self.abstention_
-            self.calibration_["conformal"] = self.conformal_.to_dict()
+            self.calibration_["conformal"] = self.conformal_.to_dict() | (
+                {"level_choice": self.level_choice_} if self.level_choice_ else {})  # fmt: skip
             self.calibration_["abstention"] = {"k": a.k, "beta": a.beta, "threshold": a.threshold_,
                                                "fitted_on": "leave-one-source-out distances of the training "
                                                "images (clean view, the head's input)"}  # fmt: skip
@@ -258,20 +292,34 @@ class FeatureDetector:
             return folds[:1] if cfg.calibration == "holdout" else folds
         raise ValueError(f"calibration must be 'stratified', 'holdout', 'source' or 'loso', not {cfg.calibration!r}")
 
-    def _fit_reliability(self, p_held, y_held, g_held, X, g) -> None:
-        """Verdict sets and distance abstention from images of sources the scorer did not train on."""
-        from ..train.conformal import ConformalVerdicts, DistanceAbstention
+    def _fit_reliability(self, p_held, y_held, g_held, X, g, elsewhere=None) -> None:
+        """Verdict sets and distance abstention from images of sources the scorer did not train on
+        (``X``, ``g``: the training embeddings and their sources; ``elsewhere``: embeddings of sources left
+        out of training)."""
+        from ..train.conformal import LEVELS, METHODS, ConformalVerdicts, DistanceAbstention, choose_level
 
         cfg = self.train_config
-        self.conformal_ = ConformalVerdicts(alpha=cfg.error).fit(p_held, y_held, g_held)
-        self.abstention_ = DistanceAbstention(beta=cfg.ood_share).fit(X.reshape(len(X), -1), g)
+        if cfg.error is not None and cfg.conformal != "auto":
+            self.conformal_ = ConformalVerdicts(alpha=cfg.error, method=cfg.conformal).fit(p_held, y_held, g_held)
+            self.level_choice_ = None
+        else:
+            self.conformal_, self.level_choice_ = choose_level(
+                p_held, y_held, g_held, target=cfg.confident_accuracy,
+                levels=LEVELS if cfg.error is None else (cfg.error,),
+                methods=tuple(METHODS) if cfg.conformal == "auto" else (cfg.conformal,))  # fmt: skip
+        self.abstention_ = DistanceAbstention(beta=cfg.ood_share).fit(X, g, elsewhere)
+
+    def abstention_features(self, X: np.ndarray) -> np.ndarray:
+        """The embedding whose distance to the training images decides out-of-distribution abstention
+        (the head's input, flattened)."""
+        return X.reshape(len(X), -1)
 
     def reliability(self, X: np.ndarray, p: np.ndarray) -> list[dict]:
         """Per image: the conformal verdict set and whether the image lies far from the training data
         (``None`` entries when the detector was not calibrated out of source)."""
         sets = self.conformal_.sets(p) if hasattr(self, "conformal_") else [None] * len(p)
         if hasattr(self, "abstention_"):
-            far, dist = self.abstention_.far(X.reshape(len(X), -1))
+            far, dist = self.abstention_.far(self.abstention_features(X))
         else:
             far, dist = [None] * len(p), [None] * len(p)
         return [{"verdict_set": s, "far": None if f is None else bool(f), "distance": None if d is None else float(d)}
@@ -296,9 +344,49 @@ class FeatureDetector:
             return np.zeros(0)
         return self.proba_from_features(self.featurize(images))
 
+    def assess(self, images: Sequence[Image.Image]) -> tuple[np.ndarray, list[dict]]:
+        """``(p_fake, reliability)`` per image: the calibrated probability and, from the same features,
+        the verdict set and distance to the training data (see :meth:`reliability`)."""
+        self._check_fitted()
+        if not len(images):
+            return np.zeros(0), []
+        X = self.featurize(images)
+        p = self.proba_from_features(X)
+        return p, self.reliability(X, p)
+
     def verdict_of(self, p: float) -> str:
         lo, hi = self.train_config.unsure_band
         return "fake" if p >= hi else "real" if p <= lo else "unsure"
+
+    def judge(self, p: float, reliability: dict | None = None) -> tuple[str, list[str] | None, str]:
+        """``(verdict, verdict set, reliability note)`` of one image from its probability and its
+        :meth:`reliability` entry.
+
+        Calibrated out of source, the verdict is the conformal set's (one class: that class; both or
+        none: ``unsure``), and ``unsure`` for an image far from every training image whatever its score.
+        Otherwise the verdict comes from the unsure band, and the note says that nothing more is promised.
+        """
+        verdict_set = (reliability or {}).get("verdict_set")
+        if verdict_set is None:
+            lo, hi = self.train_config.unsure_band
+            return self.verdict_of(p), None, (f"unsure band {lo:g}-{hi:g} on a probability calibrated on the "
+                                              "training sources; no out-of-source guarantee")  # fmt: skip
+        level = self.conformal_.alpha
+        verdict_set = list(verdict_set)
+        if len(verdict_set) == 1:
+            verdict = verdict_set[0]
+            note = (f"confident: only '{verdict}' is consistent with images of unseen sources at error level "
+                    f"{level:g}")  # fmt: skip
+        elif verdict_set:
+            verdict, note = "unsure", f"unsure: both verdicts are consistent at error level {level:g}"
+        else:
+            verdict, note = "unsure", f"unsure: neither verdict is consistent at error level {level:g}"
+        if reliability.get("far"):
+            verdict = "unsure"
+            note = (f"unsure: far from every training image (distance {reliability['distance']:.3f} > "
+                    f"{self.abstention_.threshold_:.3f}, which {1 - self.abstention_.beta:.0%} of images of "
+                    "unseen sources stay under)")  # fmt: skip
+        return verdict, verdict_set, note
 
     def __call__(self, inputs) -> list[Verdict]:
         """Pipeline call: a path, a PIL image, or a list of either -> verdicts."""
@@ -319,9 +407,9 @@ class FeatureDetector:
             images.append(img)
             infos.append((str(item), info, None))
             where.append(i)
-        probs = self.predict_proba(images)
-        for i, p, (path, info, size) in zip(where, probs, infos):
-            out[i] = Verdict.scored(self, path, p, info, size)
+        probs, reliability = self.assess(images)
+        for i, p, rel, (path, info, size) in zip(where, probs, reliability, infos):
+            out[i] = Verdict.scored(self, path, p, info, size, reliability=rel)
         return out
 
     # --- persistence -----------------------------------------------------------------
@@ -368,21 +456,25 @@ class FeatureDetector:
         """Take the fitted state of a saved detector (called by :func:`fakescope.saved.load`)."""
         from ..saved import arrays
 
-        from ..train.conformal import ConformalVerdicts, DistanceAbstention
-
         state = arrays(saved)
         bank = state.pop(ABSTENTION_BANK, None)
         self.head_params_ = saved.card.config.get("head", {})
         self.head_ = self.make_head(self.head_params_).load_state(state)
         cal = saved.card.calibration
         self.calibrator_ = PlattCalibrator.from_dict(cal)
+        self._restore_reliability(cal, bank)
+        self._restore_card(saved.card)
+        return self
+
+    def _restore_reliability(self, cal: dict, bank: np.ndarray | None) -> None:
+        """Verdict sets and abstention from a saved card's calibration (and the bank of embeddings)."""
+        from ..train.conformal import ConformalVerdicts, DistanceAbstention
+
         if "conformal" in cal:
             self.conformal_ = ConformalVerdicts.from_dict(cal["conformal"])
         if bank is not None and "abstention" in cal:
             self.abstention_ = DistanceAbstention(k=cal["abstention"]["k"], beta=cal["abstention"]["beta"])
             self.abstention_.bank_, self.abstention_.threshold_ = bank, float(cal["abstention"]["threshold"])
-        self._restore_card(saved.card)
-        return self
 
     def _restore_card(self, card: Card) -> None:
         self.calibration_ = card.calibration

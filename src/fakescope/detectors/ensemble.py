@@ -17,9 +17,11 @@ from pathlib import Path
 import numpy as np
 
 from ..features.extract import EXTRACTORS
+from ..data.manifest import Manifest
 from ..registry import create, register
+from ..train.calibration import PlattCalibrator, balanced_weights
 from ..types import Card
-from .base import FeatureDetector, TrainConfig
+from .base import ABSTENTION_BANK, FeatureDetector, TrainConfig
 
 DEFAULT_MEMBERS = "univfd:all+univfd-nn:paired"
 
@@ -98,15 +100,66 @@ class Ensemble(FeatureDetector):
             m.fit(manifest, matched=matched, log=log, **extract_kw)
         self.head_ = [m.head_ for m in self.members]  # fitted marker (the members hold the state)
         self.calibration_ = {"rule": "sigmoid(mean of the members' calibrated log-odds); nothing fitted"}
+        if self.train_config.calibration in ("source", "loso"):
+            self._fit_out_of_source(manifest, **extract_kw)
         self.trained_on_ = {m.name: m.trained_on_ for m in self.members}
         self.trained_on_["images"] = max(m.trained_on_["images"] for m in self.members)
         self.not_trained_on_ = " | ".join(f"{m.name}: {m.not_trained_on_}" for m in self.members)
         return self
 
+    def _fit_out_of_source(self, manifest, **extract_kw) -> None:
+        """Calibrate the fusion itself where the members were out of their depth: the mean log-odds of
+        the members' held-out (out-of-source) probabilities, on the images every member held out, fit a
+        monotone Platt map, the verdict sets and the distance abstention (on the first member's
+        embedding). The members' own sets and banks are dropped: the ensemble's replace them."""
+        held = [m.held_out_ for m in self.members]
+        common = set(held[0]["keys"]).intersection(*(h["keys"] for h in held[1:]))
+        order = [i for i, k in enumerate(held[0]["keys"]) if k in common]
+        keys = [held[0]["keys"][i] for i in order]
+        where = [{k: i for i, k in enumerate(h["keys"])} for h in held]
+        z = np.mean([_logit(h["p"][[w[k] for k in keys]]) for h, w in zip(held, where)], axis=0)
+        y, groups = held[0]["y"][order], held[0]["groups"][order]
+        self.calibrator_ = PlattCalibrator().fit(z, y, monotone=True, weights=balanced_weights(y, groups))
+        # Distances: to the images every member trains on; the other held-out images calibrate them.
+        by_key = {s.key: s for s in manifest}
+        trained = set.intersection(*({k for k, t in zip(h["keys"], h["trained_on"]) if t} for h in held))
+        bank = Manifest([by_key[k] for k in dict.fromkeys(keys) if k in trained], root=manifest.root)
+        rest = Manifest([by_key[k] for k in dict.fromkeys(keys) if k not in trained], root=manifest.root)
+        X, ok = self.features_of(bank, held[0]["view"], **extract_kw)
+        bank_groups = np.array([s.source or "(none)" for s in bank])
+        elsewhere = None
+        if len(rest):
+            Xr, okr = self.features_of(rest, held[0]["view"], **extract_kw)
+            elsewhere = self.abstention_features(Xr[okr])
+        self._fit_reliability(self.calibrator_(z), y, groups, self.abstention_features(X[ok]), bank_groups[ok],
+                              elsewhere)  # fmt: skip
+        for m in self.members:
+            for attr in ("conformal_", "abstention_"):
+                if hasattr(m, attr):
+                    delattr(m, attr)
+            for key in ("conformal", "abstention"):
+                m.calibration_.pop(key, None)
+        a = self.abstention_
+        self.calibration_ = {
+            **self.calibrator_.to_dict(),
+            "rule": "sigmoid(a * mean of the members' calibrated log-odds + b)",
+            "fitted_on": f"the members' held-out scores of {len(keys)} training images "
+                         f"({self.train_config.calibration} folds: each image scored by models that never saw its source)",
+            "conformal": self.conformal_.to_dict() | ({"level_choice": self.level_choice_} if self.level_choice_ else {}),
+            "abstention": {"k": a.k, "beta": a.beta, "threshold": a.threshold_,
+                           "fitted_on": f"leave-one-source-out distances of the training images ({self.members[0].name}'s "
+                           "input, the first view)"},
+        }  # fmt: skip
+
+    def abstention_features(self, X):
+        return self._split(X)[0].reshape(len(X), -1)
+
     def proba_from_features(self, X):
         self._check_fitted()
-        logits = [_logit(m.proba_from_features(x)) for m, x in zip(self.members, self._split(X))]
-        return 1 / (1 + np.exp(-np.mean(logits, axis=0)))
+        logits = np.mean([_logit(m.proba_from_features(x)) for m, x in zip(self.members, self._split(X))], axis=0)
+        if hasattr(self, "calibrator_"):
+            return self.calibrator_(logits)
+        return 1 / (1 + np.exp(-logits))
 
     def predict_proba(self, images):
         self._check_fitted()
@@ -133,13 +186,16 @@ class Ensemble(FeatureDetector):
         for m, sub in zip(self.members, subs):
             m.save(sub)
         digests = [read(sub).card.weights_sha256 for sub in subs]
-        return write(directory, "detector", self.name, self.init_kwargs(), self.card,
-                     {"member_sha256": np.array(digests)})  # fmt: skip
+        arrays = {"member_sha256": np.array(digests)}
+        if hasattr(self, "abstention_"):
+            arrays[ABSTENTION_BANK] = self.abstention_.bank_
+        return write(directory, "detector", self.name, self.init_kwargs(), self.card, arrays)
 
     def restore(self, saved):
         from ..saved import arrays, load, read
 
-        expected = list(arrays(saved)["member_sha256"])
+        state = arrays(saved)
+        expected = list(state["member_sha256"])
         subs = sorted((saved.directory / "members").iterdir(), key=lambda p: int(p.name.split("-")[0]))
         if len(subs) != len(expected):
             raise ValueError(f"{saved.directory}: {len(subs)} members on disk, the card records {len(expected)}")
@@ -149,6 +205,10 @@ class Ensemble(FeatureDetector):
                 raise ValueError(f"{sub}: member weights do not match the ensemble's record")
             self.members.append(load(sub, kind="detector"))
         self.head_ = [m.head_ for m in self.members]
+        cal = saved.card.calibration
+        if "a" in cal:  # calibrated out of source (older ensembles fuse without a map)
+            self.calibrator_ = PlattCalibrator.from_dict(cal)
+            self._restore_reliability(cal, state.get(ABSTENTION_BANK))
         self._restore_card(saved.card)
         return self
 

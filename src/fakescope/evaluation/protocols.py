@@ -26,7 +26,7 @@ import numpy as np
 from ..data.manifest import Manifest
 from ..data.perturb import Matched
 from ..data.splits import group_kfold, group_of
-from ..metrics import binary_metrics
+from ..metrics import binary_metrics, calibration_summary
 from ..registry import create
 from ..train.recipe import paired_sources, source_weights
 from .report import EvaluationReport
@@ -74,6 +74,8 @@ def cross_validate(
     folds = folds_for(manifest, by, max_folds)
     view = matched.tag if matched else "clean"
     p = np.full(len(manifest), np.nan)
+    sets: list = [None] * len(manifest)  # verdict sets, for detectors calibrated out of source
+    far: list = [None] * len(manifest)
     for f, test_idx in enumerate(folds):
         train_idx = np.setdiff1d(np.arange(len(manifest)), test_idx)
         train, test = manifest.subset(train_idx), manifest.subset(test_idx)
@@ -81,9 +83,14 @@ def cross_validate(
         X, ok = det.features_of(test, view)
         scored = test_idx[ok]
         p[scored] = det.proba_from_features(X[ok])
+        if hasattr(det, "conformal_"):
+            for i, rel in zip(scored, det.reliability(X[ok], p[scored])):
+                sets[i], far[i] = list(rel["verdict_set"]), rel["far"]
         held = sorted({group_of(s, by) for s in test})
         log(f"{detector}: fold {f + 1}/{len(folds)} (held out {', '.join(held)[:80]}) done")
-    return Predictions(manifest, p, detector, _protocol_name(by, len(folds), matched), len(folds), time.time() - t0)
+    extra = {"verdict_sets": sets, "far": far} if any(s is not None for s in sets) else {}
+    return Predictions(manifest, p, detector, _protocol_name(by, len(folds), matched), len(folds), time.time() - t0,
+                       extra)  # fmt: skip
 
 
 def shortcut_cv(manifest: Manifest, by: str = "source", matched: Matched | None = None,
@@ -151,6 +158,9 @@ def summarize(pred: Predictions, threshold: float = 0.5, min_group: int = 5) -> 
         return out
 
     partial = scored & (labels == "partial")
+    reliability = {"calibration": calibration_summary(y[full], pred.p[full])}
+    if pred.extra.get("verdict_sets"):
+        reliability["verdict_sets"] = verdict_set_summary(pred.extra["verdict_sets"], pred.extra["far"], y, full)
     return {
         "detector": pred.detector,
         "protocol": pred.protocol,
@@ -166,7 +176,22 @@ def summarize(pred: Predictions, threshold: float = 0.5, min_group: int = 5) -> 
             "n": int(partial.sum()),
             "flagged": float((pred.p[partial] >= threshold).mean()) if partial.any() else None,
         },
+        **reliability,
     }
+
+
+def verdict_set_summary(sets: list, far: list, y: np.ndarray, keep: np.ndarray) -> dict:
+    """How the verdict sets did on the images of held-out groups: coverage per class, share answered
+    with one class and the accuracy of those answers, before and after the distance abstention."""
+    from ..train.conformal import coverage
+
+    idx = [i for i in np.flatnonzero(keep) if sets[i] is not None]
+    if not idx:
+        return {}
+    plain = [tuple(sets[i]) for i in idx]
+    abstained = [("real", "fake") if far[i] else tuple(sets[i]) for i in idx]
+    return {"n": len(idx), "conformal": coverage(plain, y[idx]), "with_abstention": coverage(abstained, y[idx]),
+            "far_share": float(np.mean([bool(far[i]) for i in idx]))}  # fmt: skip
 
 
 def evaluate(

@@ -23,6 +23,53 @@ def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
     return float(total)
 
 
+def brier(y: np.ndarray, p: np.ndarray) -> float:
+    """Mean squared error of the probability against the 0/1 label."""
+    return float(np.mean((np.asarray(p, float) - np.asarray(y, float)) ** 2))
+
+
+def reliability_bins(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict]:
+    """The reliability diagram: per equal-width bin of ``p``, the images in it, their mean ``p`` and the
+    share of them that are generated (empty bins left out)."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    edges = np.linspace(0, 1, bins + 1)
+    idx = np.clip(np.digitize(p, edges[1:-1]), 0, bins - 1)
+    return [{"lo": float(edges[b]), "hi": float(edges[b + 1]), "n": int((idx == b).sum()),
+             "mean_p": float(p[idx == b].mean()), "fake_share": float(y[idx == b].mean())}
+            for b in range(bins) if (idx == b).any()]  # fmt: skip
+
+
+def risk_coverage(y: np.ndarray, p: np.ndarray, shares=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)) -> list[dict]:
+    """Accuracy of the verdicts (threshold 0.5) on the most confident share of the images (confidence
+    ``|p - 0.5|``), for each share answered: how right the model is where it is most sure."""
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    order = np.argsort(-np.abs(p - 0.5), kind="stable")
+    right = ((p >= 0.5) == (y == 1))[order]
+    out = []
+    for share in shares:
+        k = max(1, int(round(share * len(y))))
+        out.append({"answered": float(share), "accuracy": float(right[:k].mean()),
+                    "min_confidence": float(max(p[order[k - 1]], 1 - p[order[k - 1]]))})  # fmt: skip
+    return out
+
+
+def calibration_summary(y, p, band: tuple[float, float] = (0.3, 0.7)) -> dict:
+    """How far the probabilities can be trusted: ECE, Brier score, the reliability diagram, the
+    risk-coverage curve, and what the unsure band answers."""
+    y, p = np.asarray(y, int), np.asarray(p, float)
+    if not len(y):
+        return {}
+    sure = (p <= band[0]) | (p >= band[1])
+    return {
+        "ece": ece(y, p),
+        "brier": brier(y, p),
+        "reliability": reliability_bins(y, p),
+        "risk_coverage": risk_coverage(y, p),
+        "band": {"lo": band[0], "hi": band[1], "answered": float(sure.mean()),
+                 "confident_accuracy": float(((p[sure] >= 0.5) == (y[sure] == 1)).mean()) if sure.any() else None},
+    }
+
+
 def eer(y: np.ndarray, p: np.ndarray) -> float:
     """Equal error rate: where the false-positive and false-negative rates cross."""
     fpr, tpr, _ = roc_curve(y, p)
@@ -65,6 +112,7 @@ def binary_metrics(y, p, threshold: float = 0.5) -> dict:
         "eer": eer(y, p) if both else None,
         "tpr@1%fpr": tpr_at_fpr(y, p, 0.01) if both else None,
         "ece": ece(y, p),
+        "brier": brier(y, p),
     }
     return out
 

@@ -32,15 +32,41 @@ def _finite_quantile(x: np.ndarray, level: float) -> float:
     return float(x[rank - 1]) if 1 <= rank <= len(x) else float("inf")
 
 
+def _balanced_quantile(x: np.ndarray, groups: np.ndarray, level: float) -> float:
+    """The weighted conformal quantile with every group weighing the same (each image ``1 / size of its
+    group``), plus the mass of one more image, of average weight, at infinity (Tibshirani et al. 2019)."""
+    x, groups = np.asarray(x, np.float64), np.asarray(groups)
+    _, inverse, sizes = np.unique(groups, return_inverse=True, return_counts=True)
+    w = 1.0 / sizes[inverse]
+    order = np.argsort(x)
+    x, w = x[order], w[order]
+    total = w.sum() + w.mean()
+    reached = np.flatnonzero(np.cumsum(w) >= level * total)
+    return float(x[reached[0]]) if len(reached) else float("inf")
+
+
+#: how the held-out sources make one threshold per class
+METHODS = {
+    "balanced": "label-conditional split conformal, each held-out source weighing the same",
+    "per-source": "label-conditional split conformal, quantile of the per-source quantiles",
+}
+
+
 @dataclass
 class ConformalVerdicts:
     """Label-conditional, source-aware split conformal prediction for real / fake.
 
     Fit it on held-out probabilities (images of sources the scorer did not train on). ``thresholds_``
     holds, per class, the largest nonconformity ``1 - p_class`` still admitted into a verdict set.
+
+    ``method``: ``"balanced"`` pools the held-out images with every source weighing the same (a large
+    source cannot set the threshold alone); ``"per-source"`` takes each source's own quantile and then
+    the quantile of those, which promises coverage for a typical *source* but with fewer than about
+    ``1 / alpha`` sources admits everything.
     """
 
     alpha: float = 0.1  # the error level a user accepts: each class is covered with probability >= 1 - alpha
+    method: str = "balanced"
 
     def fit(self, p_fake: np.ndarray, y: np.ndarray, groups: list[str] | np.ndarray) -> ConformalVerdicts:
         """Args:
@@ -50,19 +76,24 @@ class ConformalVerdicts:
         """
         if not 0 < self.alpha < 1:
             raise ValueError(f"alpha must be in (0, 1), not {self.alpha}")
+        if self.method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(METHODS)}, not {self.method!r}")
         p_fake, y, groups = np.asarray(p_fake, float), np.asarray(y, int), np.asarray(groups)
         self.thresholds_, self.sources_per_class_ = {}, {}
         for label, name in enumerate(CLASSES):
-            score = np.where(y == label, 1 - (p_fake if label else 1 - p_fake), np.nan)
-            per_source = [_finite_quantile(score[(groups == g) & (y == label)], 1 - self.alpha)
-                          for g in np.unique(groups[y == label])]  # fmt: skip
-            if not per_source:
+            mine = y == label
+            if not mine.any():
                 raise ValueError(f"no held-out {name} images to calibrate the {name} verdict on")
+            score = 1 - (p_fake[mine] if label else 1 - p_fake[mine])  # nonconformity of the true class
+            self.sources_per_class_[name] = len(np.unique(groups[mine]))
+            if self.method == "balanced":
+                self.thresholds_[name] = min(1.0, _balanced_quantile(score, groups[mine], 1 - self.alpha))
+                continue
+            per_source = [_finite_quantile(score[groups[mine] == g], 1 - self.alpha) for g in np.unique(groups[mine])]
             finite = [q for q in per_source if np.isfinite(q)]
             # Sources too small for their own quantile count as admitting everything (conservative).
             levels = np.array(finite + [1.0] * (len(per_source) - len(finite)))
             self.thresholds_[name] = min(1.0, _finite_quantile(levels, 1 - self.alpha))
-            self.sources_per_class_[name] = len(per_source)
         return self
 
     def sets(self, p_fake: np.ndarray) -> list[tuple[str, ...]]:
@@ -78,15 +109,53 @@ class ConformalVerdicts:
         return verdict_set[0] if len(verdict_set) == 1 else "unsure"
 
     def to_dict(self) -> dict:
-        return {"method": "label-conditional split conformal, source-level quantiles", "alpha": self.alpha,
+        return {"method": self.method, "description": METHODS[self.method], "alpha": self.alpha,
                 "thresholds": self.thresholds_, "held_out_sources": self.sources_per_class_}  # fmt: skip
 
     @classmethod
     def from_dict(cls, d: dict) -> ConformalVerdicts:
-        c = cls(alpha=float(d["alpha"]))
+        method = d.get("method", "per-source")
+        c = cls(alpha=float(d["alpha"]), method=method if method in METHODS else "per-source")
         c.thresholds_ = {k: float(v) for k, v in d["thresholds"].items()}
         c.sources_per_class_ = dict(d.get("held_out_sources", {}))
         return c
+
+
+#: error levels the automatic choice tries (with each method)
+LEVELS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
+
+
+def choose_level(p_fake: np.ndarray, y: np.ndarray, groups, target: float = 0.9,
+                 levels=LEVELS, methods=tuple(METHODS)) -> tuple[ConformalVerdicts, dict]:  # fmt: skip
+    """The verdict sets that answer the most images while their confident verdicts stay at least
+    ``target`` right, on held-out (out-of-source) probabilities.
+
+    Every error level and method is fitted on the held-out images and judged on them; among those
+    whose confident verdicts reach ``target``, the one answering the largest share wins (ties: the
+    smaller error level). If none reaches it, the most accurate one that still answers at least 1% of
+    the images is kept, and the record says the target was missed. The choice is made on the training
+    data's held-out scores only; an evaluation must judge it on sources the whole fit never saw.
+
+    Returns:
+        ``(fitted ConformalVerdicts, record)``, the record listing every candidate.
+    """
+    y = np.asarray(y, int)
+    tried = []
+    for method in methods:
+        for level in levels:
+            cv = ConformalVerdicts(alpha=level, method=method).fit(p_fake, y, groups)
+            res = coverage(cv.sets(p_fake), y)
+            tried.append((cv, {"method": method, "alpha": level, "answered": res["answered"],
+                               "confident_accuracy": res["confident_accuracy"]}))  # fmt: skip
+    reach = [t for t in tried if t[1]["answered"] > 0 and (t[1]["confident_accuracy"] or 0) >= target]
+    if reach:
+        best = max(reach, key=lambda t: (t[1]["answered"], -t[1]["alpha"]))
+    else:
+        some = [t for t in tried if t[1]["answered"] >= 0.01] or tried
+        best = max(some, key=lambda t: ((t[1]["confident_accuracy"] or 0), t[1]["answered"]))
+    record = {"target_confident_accuracy": target, "reached": bool(reach), "chosen": best[1],
+              "candidates": [t[1] for t in tried]}  # fmt: skip
+    return best[0], record
 
 
 def coverage(sets: list[tuple[str, ...]], y: np.ndarray) -> dict:
@@ -126,11 +195,12 @@ class DistanceAbstention:
             out[start : start + 512] = np.partition(d, k - 1, axis=1)[:, :k].mean(1)
         return out
 
-    def fit(self, X: np.ndarray, groups: list[str] | np.ndarray) -> DistanceAbstention:
+    def fit(self, X: np.ndarray, groups: list[str] | np.ndarray, elsewhere: np.ndarray | None = None) -> DistanceAbstention:
         """Keep the training embeddings (float16) and set the threshold from leave-one-source-out distances:
-        each source's images against the other sources' embeddings."""
+        each source's images against the other sources' embeddings, and ``elsewhere`` (embeddings of
+        sources the model does not train on) against all of them."""
         X, groups = self._unit(X), np.asarray(groups)
-        held = []
+        held = [] if elsewhere is None or not len(elsewhere) else [self.distance(elsewhere, X)]
         for g in np.unique(groups):
             inside = groups == g
             if inside.all():
@@ -138,6 +208,7 @@ class DistanceAbstention:
             held.append(self.distance(X[inside], X[~inside]))
         if not held:
             raise ValueError("out-of-distribution abstention needs at least two sources to calibrate on")
+        self.held_out_images_ = int(sum(len(h) for h in held))
         held = np.concatenate(held)
         self.threshold_ = _finite_quantile(held, 1 - self.beta)
         self.bank_ = X.astype(np.float16)

@@ -20,11 +20,27 @@ def _logit(p: np.ndarray) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
+def backfill_calibration(results: dict, manifest: Manifest) -> None:
+    """Calibration summaries (ECE, Brier, reliability, risk-coverage) for runs saved before they were part
+    of the summary, from their stored probabilities."""
+    from ...metrics import calibration_summary
+
+    labels = np.array([s.label for s in manifest])
+    for r in results["runs"]:
+        if r["summary"].get("calibration") or not r.get("p") or len(r["p"]) != len(manifest):
+            continue
+        p = np.array([np.nan if v is None else v for v in r["p"]], dtype=float)
+        keep = ~np.isnan(p) & (labels != "partial")
+        r["summary"]["calibration"] = calibration_summary((labels[keep] != "real").astype(int), p[keep])
+
+
 def select(results: dict, manifest: Manifest) -> None:
     """Choose the default: the best pooled AUC under leave-one-source-out with matched processing, among
     single detectors and equal-weight score fusions (mean log-odds of the calibrated probabilities) of
     pairs of the best ``FUSE_TOP``; the shipped default must need no optional package."""
-    single = [r for r in results["runs"] if r["protocol_key"] == "loso-matched" and r.get("p")]
+    backfill_calibration(results, manifest)
+    # Runs with settings of their own (``--set``) are shown but compete only in their own tables.
+    single = [r for r in results["runs"] if r["protocol_key"] == "loso-matched" and r.get("p") and not r.get("set")]
     single.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
     best_per_det: dict[str, dict] = {}
     for r in single:

@@ -13,6 +13,9 @@ from .choose import FUSE_TOP
 from .plan import MATCHED
 
 
+#: everything below this line of the page comes from the scripts under benchmarks/ and survives re-rendering
+HAND_RUN = "<!-- measured by the scripts under benchmarks/ (each section names its command); kept when the page is re-rendered -->"
+
 HEADLINE = ["auc", "ap", "accuracy", "f1", "recall", "specificity", "eer", "tpr@1%fpr", "ece"]
 
 
@@ -22,6 +25,7 @@ def _row(summary: dict) -> dict:
 
 def _label(r: dict) -> str:
     tag = "" if r.get("settings", "full") == "full" else ", reduced"
+    tag += "".join(f", {k}={v}" for k, v in (r.get("set") or {}).items())
     return f"{r['detector']} [{r['recipe']}{tag}]"
 
 
@@ -30,7 +34,13 @@ def write_page(results: dict, out: Path) -> None:
     out.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
     plot = out.with_name(out.stem.lower() + "-per-generator.svg")
     plot.write_text(per_generator_svg(results))
-    out.write_text(render(results, plot.name))
+    trust = out.with_name(out.stem.lower() + "-reliability.svg")
+    trust.write_text(reliability_svg(_trust_runs(results)))
+    kept = ""
+    if out.is_file():  # sections measured by the scripts under benchmarks/ stay below the marker
+        old = out.read_text()
+        kept = old[old.index(HAND_RUN):] if HAND_RUN in old else ""
+    out.write_text(render(results, plot.name, trust.name) + ("\n" + kept if kept else ""))
 
 
 def per_generator_svg(res: dict) -> str:
@@ -68,7 +78,101 @@ def per_generator_svg(res: dict) -> str:
     return "\n".join(parts) + "\n"
 
 
-def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
+def _trust_runs(res: dict) -> list[dict]:
+    """The runs the reliability plot shows: under LOSO with matched processing, the chosen default's members
+    and every run with settings of its own (e.g. calibrated out of source), at most six."""
+    members = {tuple(m) for m in (res.get("chosen") or {}).get("members", [])}
+    runs = [r for r in res["runs"] if r["protocol_key"] == "loso-matched" and r["summary"].get("calibration")
+            and ((r["detector"], r["recipe"]) in members and not r.get("set") or r.get("set"))]  # fmt: skip
+    return runs[:6]
+
+
+COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"]
+
+
+def reliability_svg(runs: list[dict]) -> str:
+    """Two panels: the reliability diagram (mean p against the share generated, per bin of p) and the
+    risk-coverage curve (accuracy of the most confident share of images against that share)."""
+    size, pad, gap = 260, 40, 70
+    w, h = 2 * size + 2 * pad + gap + 10, size + 2 * pad + 18 * max(1, len(runs)) + 20
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" '
+             'font-size="11">', '<rect width="100%" height="100%" fill="white"/>']  # fmt: skip
+    panels = (("reliability diagram: p_fake (x) vs share generated (y)", pad, "reliability", "mean_p", "fake_share",
+               (0, 1)),
+              ("risk-coverage: share answered (x) vs accuracy (y)", pad + size + gap, "risk_coverage", "answered",
+               "accuracy", (0.4, 1)))  # fmt: skip
+    for title, x0, key, fx, fy, (ylo, yhi) in panels:
+        def X(v):
+            return x0 + v * size
+
+        def Y(v):
+            return pad + size - (v - ylo) / (yhi - ylo) * size
+
+        parts += [f'<text x="{x0}" y="{pad - 12}">{escape(title)}</text>',
+                  f'<rect x="{x0}" y="{pad}" width="{size}" height="{size}" fill="none" stroke="#888"/>']  # fmt: skip
+        for t in (0, 0.5, 1):
+            parts.append(f'<text x="{X(t)}" y="{pad + size + 14}" text-anchor="middle">{t:g}</text>')
+            yv = ylo + t * (yhi - ylo)
+            parts.append(f'<text x="{x0 - 4}" y="{Y(yv) + 4}" text-anchor="end">{yv:g}</text>')
+        if key == "reliability":
+            parts.append(f'<line x1="{X(0)}" y1="{Y(0)}" x2="{X(1)}" y2="{Y(1)}" stroke="#bbb" stroke-dasharray="4"/>')
+        else:
+            parts.append(f'<line x1="{X(0)}" y1="{Y(0.9)}" x2="{X(1)}" y2="{Y(0.9)}" stroke="#bbb" '
+                         'stroke-dasharray="4"/>')  # fmt: skip
+        for i, r in enumerate(runs):
+            pts = [(X(b[fx]), Y(min(yhi, max(ylo, b[fy])))) for b in r["summary"]["calibration"][key]]
+            colour = COLOURS[i % len(COLOURS)]
+            parts.append(f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="'
+                         + " ".join(f"{a:.1f},{b:.1f}" for a, b in pts) + '"/>')  # fmt: skip
+            parts += [f'<circle cx="{a:.1f}" cy="{b:.1f}" r="2.5" fill="{colour}"/>' for a, b in pts]
+    for i, r in enumerate(runs):
+        y = pad + size + 34 + 18 * i
+        parts += [f'<rect x="{pad}" y="{y - 9}" width="12" height="10" fill="{COLOURS[i % len(COLOURS)]}"/>',
+                  f'<text x="{pad + 18}" y="{y}">{escape(_label(r))}</text>']  # fmt: skip
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _trust_table(runs: list[dict], plot_name: str) -> list[str]:
+    """How far the probabilities and verdicts can be trusted on sources never seen (LOSO, matched)."""
+    order = {"loso-matched": 0, "loso": 1, "logo-matched": 2, "logo": 3}
+    per = [r for r in runs if r["summary"].get("calibration") and r["protocol_key"] in order]
+    if not per:
+        return []
+    per.sort(key=lambda r: (order[r["protocol_key"]], r["summary"]["calibration"]["ece"]))
+    lines = ["## How far to trust it: calibration and verdicts on unseen sources", "",
+             "Every probability below was given by a model that never saw the image's source (LOSO) or generator "
+             "(LOGO); *-matched*: matched processing. *ECE*: expected calibration error (10 bins); *Brier*: mean "
+             "squared error of p_fake. *Band*: verdicts outside the unsure band 0.3-0.7, the share of images they "
+             "answer and how often they are right. *Top 50%*: accuracy on the half of the images the model is most "
+             "sure of. *Verdict sets*: for detectors calibrated out of source (`calibration=loso`), the conformal "
+             "sets, with the error level chosen inside each fold's training data (confident verdicts at least "
+             "90% right on its held-out sources, answering as many images as that allows): coverage of real / "
+             "generated images, the share answered with one verdict and how often right, then the same once "
+             "images far from the training data abstain. The plot shows the LOSO-matched rows of the chosen "
+             "default's members and of runs with settings of their own.", "",
+             f"![Reliability diagram and risk-coverage curve]({plot_name})", "",
+             "| protocol | detector [recipe] | AUC | ECE | Brier | band: answered / right | top 50% right | verdict "
+             "sets: coverage real / fake | answered / right | + distance abstention: answered / right |",
+             "|---|---|---:|---:|---:|---|---:|---|---|---|"]  # fmt: skip
+    for r in per:
+        c, vs = r["summary"]["calibration"], r["summary"].get("verdict_sets") or {}
+        half = next((x["accuracy"] for x in c["risk_coverage"] if abs(x["answered"] - 0.5) < 1e-9), None)
+        cells = [fmt(r["summary"]["overall"].get("auc")), fmt(c["ece"]), fmt(c["brier"]),
+                 f"{fmt(c['band']['answered'], 2)} / {fmt(c['band']['confident_accuracy'], 2)}", fmt(half, 2)]  # fmt: skip
+        if vs:
+            cf, ab = vs["conformal"], vs["with_abstention"]
+            cells += [f"{fmt(cf['coverage_real'], 2)} / {fmt(cf['coverage_fake'], 2)}",
+                      f"{fmt(cf['answered'], 2)} / {fmt(cf['confident_accuracy'], 2)}",
+                      f"{fmt(ab['answered'], 2)} / {fmt(ab['confident_accuracy'], 2)}"]  # fmt: skip
+        else:
+            cells += ["-", "-", "-"]
+        lines.append(f"| {r['protocol_key']} | {_label(r)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
+           trust_plot: str = "benchmarks-reliability.svg") -> str:  # fmt: skip
     runs, audits = res["runs"], res["audits"]
     lines = [
         "# fakescope benchmarks",
@@ -148,6 +252,7 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg") -> str:
                   + "; within the sources that hold both classes (matched): "
                   + ", ".join(f"{src} {fmt(m['auc'], 2)}" for src, m in views["matched processing"]["by_paired_source"].items())
                   + ". Its pooled fold results above mix per-fold base rates.", ""]  # fmt: skip
+    lines += _trust_table(runs, trust_plot)
     lines += _review_table(runs)
     for key, title in (("loso", "Leave-one-source-out, files as they are"),
                        ("logo", "Leave-generators-out, files as they are"),

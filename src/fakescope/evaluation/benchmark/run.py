@@ -15,7 +15,7 @@ from ...data.manifest import Manifest
 from ...registry import list_detectors
 from ..protocols import cross_validate, shortcut_cv, summarize
 from ..report import fmt
-from .choose import select
+from .choose import backfill_calibration, select
 from .plan import PROTOCOLS, available, device_name, folds_cap, plan
 from .render import write_page
 from .throughput import measure_throughput
@@ -24,6 +24,8 @@ from .throughput import measure_throughput
 def rerender(out: Path) -> None:
     """Rewrite the Markdown (and the plot) from the results saved beside it."""
     results = json.loads(out.with_suffix(".json").read_text())
+    manifest = Manifest.read(Path(results["manifest"]))
+    backfill_calibration(results, manifest.sample(240, seed=0, stratify="source") if results["quick"] else manifest)
     write_page(results, out)
 
 
@@ -40,11 +42,13 @@ def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 
 
 def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = False,
                   throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
-                  log=print) -> dict:  # fmt: skip
+                  settings: dict[str, dict] | None = None, log=print) -> dict:  # fmt: skip
     """Run the protocols for the chosen detectors.
 
     With ``part``, only the detectors' runs are written there (for another machine's share, e.g. the
     networks trained on a GPU), to be merged with :func:`merge_parts`; else the whole page is written.
+    ``settings``: per detector, settings that replace the benchmark's own (e.g. ``calibration="loso"``);
+    such runs are shown with their settings and are not candidates for the default.
     """
     t_start = time.time()
     manifest = Manifest.read(manifest_path)
@@ -71,26 +75,28 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                 log(f"shortcut audit [{recipe}] {a['protocol']}: AUC {fmt(a['overall'].get('auc'))}")
     runs = []
     for name in names:
-        for key, recipe, cfg, settings in plan(name, protocols, cuda):
+        for key, recipe, cfg, size in plan(name, protocols, cuda):
             kw = PROTOCOLS[key]
-            merged = {**config, **cfg}
+            given = (settings or {}).get(name, {})
+            merged = {**config, **cfg, **given}
             if quick and "head_params" in cfg:
                 merged["calib_folds"] = max(2, merged.get("calib_folds", 3))
             pred = cross_validate(name, manifest, log=log, sources=recipe, max_folds=folds_cap(key, max_folds),
                                   **kw, **merged)  # fmt: skip
             s = summarize(pred)
-            runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": settings,
-                         "device": device, "seconds": round(pred.seconds, 1),
+            runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": size,
+                         "set": given, "device": device, "seconds": round(pred.seconds, 1),
                          "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]})  # fmt: skip
             log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
-                f"{settings}, {device})")  # fmt: skip
+                f"{size}, {device})")  # fmt: skip
     meta = {
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "manifest": str(manifest_path),
         "n_images": len(manifest),
         "quick": quick,
         "command": f"fakescope benchmark --detectors {detectors}" + (" --quick" if quick else "")
-        + (f" --protocols {','.join(protocols)}" if protocols else ""),
+        + (f" --protocols {','.join(protocols)}" if protocols else "")
+        + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
         "seconds": round(time.time() - t_start),
     }
@@ -111,6 +117,11 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     return results
 
 
+def run_key(run: dict) -> tuple:
+    """What makes a run: detector, recipe, protocol and the settings given to it."""
+    return run["detector"], run["recipe"], run["protocol_key"], json.dumps(run.get("set") or {}, sort_keys=True)
+
+
 def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
     """Add the runs of ``parts`` (from ``--part``) to the results beside ``out``, replacing runs of the
     same detector, recipe and protocol; then choose the default again and re-render."""
@@ -120,8 +131,8 @@ def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
         if part["n_images"] != results["n_images"] or part["quick"] != results["quick"]:
             raise ValueError(f"{path}: made on {part['n_images']} images (quick={part['quick']}), the page on "
                              f"{results['n_images']} (quick={results['quick']}); they cannot be merged")  # fmt: skip
-        new = {(r["detector"], r["recipe"], r["protocol_key"]) for r in part["runs"]}
-        results["runs"] = [r for r in results["runs"] if (r["detector"], r["recipe"], r["protocol_key"]) not in new]
+        new = {run_key(r) for r in part["runs"]}
+        results["runs"] = [r for r in results["runs"] if run_key(r) not in new]
         results["runs"] += part["runs"]
         results["skipped_detectors"] = sorted(set(results.get("skipped_detectors", []))
                                               - {r["detector"] for r in part["runs"]})  # fmt: skip
