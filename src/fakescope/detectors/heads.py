@@ -62,6 +62,28 @@ class LinearHead(Head):
         return self
 
 
+class ScoreHead(Head):
+    """No weights: the decision is the single feature itself (its sign fixed in advance).
+
+    For training-free scores, whose only fitted part is the calibration."""
+
+    kind = "identity"
+
+    def fit(self, X, y, w=None):
+        self.fitted_ = True
+        return self
+
+    def decision(self, X):
+        return np.asarray(X, dtype=np.float64)[:, 0]
+
+    def state(self):
+        return {"sign": np.array([1.0])}
+
+    def load_state(self, s):
+        self.fitted_ = True
+        return self
+
+
 class NearestNeighbourHead(Head):
     """UnivFD's nearest-neighbour variant: cosine distance to the closest real vs. closest fake.
 

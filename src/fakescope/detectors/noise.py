@@ -18,28 +18,8 @@ import numpy as np
 from ..features.extract import NOISE_SIGMA
 from ..registry import register
 from .base import FeatureDetector
-from .heads import Head
+from .heads import ScoreHead
 from .univfd import CLIP_PREPROCESSING
-
-
-class ScoreHead(Head):
-    """No weights: the decision is the single feature itself (its sign fixed in advance)."""
-
-    kind = "identity"
-
-    def fit(self, X, y, w=None):
-        self.fitted_ = True
-        return self
-
-    def decision(self, X):
-        return np.asarray(X, dtype=np.float64)[:, 0]
-
-    def state(self):
-        return {"sign": np.array([1.0])}
-
-    def load_state(self, s):
-        self.fitted_ = True
-        return self
 
 
 class NoiseSensitivity(FeatureDetector):

@@ -26,6 +26,14 @@ CLIP_PREPROCESSING = (
     "crop first (only the source box behind the centre square)"
 )
 
+CROPS_PREPROCESSING = (
+    "decode to 8-bit RGB; no resize: up to five 224x224 crops at native resolution (the centre square and the "
+    "four corner squares, repeats dropped: a 224x224 image gives one crop, a 224 px high one three); an image "
+    "with a side under 224 px gives one crop, its centre square enlarged (bicubic) so that its shorter side is "
+    "224 px; each crop: CLIP mean/std normalisation, CLIP ViT-B/16 image embedding (512-d), L2-normalised; "
+    "the crops' embeddings averaged and L2-normalised again (512-d)"
+)
+
 
 class UnivFD(FeatureDetector):
     family = "univfd"
@@ -38,7 +46,7 @@ class UnivFD(FeatureDetector):
         super().__init__(name, head_params, **train)
 
     def design(self, feats):
-        return feats["clip"]
+        return feats[self.extractors[0]]
 
     @property
     def head_type(self):
@@ -51,6 +59,15 @@ class UnivFD(FeatureDetector):
         return "UnivFD: frozen CLIP ViT-B/16 embedding, L2-regularised logistic-regression probe"
 
 
+class UnivFDCrops(UnivFD):
+    """UnivFD on native-resolution crops: the traces a generator leaves in single pixels are not
+    resampled away, and the corners let an edit or a generated region away from the centre count."""
+
+    extractors = ("clip-crops",)
+    preprocessing = CROPS_PREPROCESSING
+    summary = "UnivFD on native-resolution crops: mean CLIP ViT-B/16 embedding of 224 px crops, linear probe"
+
+
 @register("univfd", "frozen CLIP ViT-B/16 + linear probe (Ojha 2023)")
 def univfd(head_params: dict | None = None, **train) -> UnivFD:
     return UnivFD("univfd", "linear", head_params or {"C": [0.001, 0.01, 0.1]}, **train)
@@ -61,4 +78,9 @@ def univfd_nn(head_params: dict | None = None, **train) -> UnivFD:
     return UnivFD("univfd-nn", "nn", head_params or {"k": [1, 5, 20]}, **train)
 
 
-__all__ = ["UnivFD", "univfd", "univfd_nn"]
+@register("univfd-crops", "frozen CLIP ViT-B/16 on native-resolution 224 px crops + linear probe")
+def univfd_crops(head_params: dict | None = None, **train) -> UnivFDCrops:
+    return UnivFDCrops("univfd-crops", "linear", head_params or {"C": [0.001, 0.01, 0.1]}, **train)
+
+
+__all__ = ["UnivFD", "UnivFDCrops", "univfd", "univfd_crops", "univfd_nn"]

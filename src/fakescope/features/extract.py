@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from .clip import CLIP_SIZE
+from .clip import CLIP_SIZE, CLIP_WEIGHTS
 from .dct import DCT_SIZE, dct_spectrum
+from .dinov2 import DINOV2_SIZE, DINOV2_WEIGHTS
+from .sdxl import SDXL_SIZE, SDXL_WEIGHTS, squashed
+from .text import MINILM_TOKENIZER, MINILM_WEIGHTS
 from .views import REDUCING_GAP, center_crop, resized_center_crop
 
 
@@ -29,6 +32,7 @@ class Extractor:
     the square view (for the rows' upscaling notes); ``decode_side`` is set when the view
     may be taken from an image decoded smaller, down to that shorter side (JPEG
     DCT-domain scaling, see ``io.open_image``); ``None`` means native pixels are read.
+    ``weights`` names the pretrained files (:data:`fakescope.weights.WEIGHTS`) the function reads.
     """
 
     name: str
@@ -39,6 +43,7 @@ class Extractor:
     shrink: Callable[[Image.Image], Image.Image] | None = None
     view_side: int | None = None
     decode_side: int | None = None
+    weights: tuple[str, ...] = ()
 
     @property
     def cache_key(self) -> str:
@@ -90,6 +95,24 @@ def _clip_batch(images):
     return ClipEncoder.shared().embed(images)
 
 
+def _clip_crops_batch(images):
+    from .clip import ClipEncoder
+
+    return ClipEncoder.shared().embed_crops(images)
+
+
+def _dinov2_batch(images):
+    from .dinov2 import Dinov2Encoder
+
+    return Dinov2Encoder.shared().embed(images)
+
+
+def _sdxl_batch(images):
+    from .sdxl import SdxlClassifier
+
+    return SdxlClassifier.shared().logits(images)
+
+
 #: side of the pixel crops the end-to-end networks see (centre crop, no resampling)
 PIXEL_SIZE = 128
 
@@ -104,6 +127,10 @@ def _rgb_crop(img: Image.Image) -> Image.Image:
 
 def _clip_square(img: Image.Image) -> Image.Image:
     return resized_center_crop(img, CLIP_SIZE)
+
+
+def _dinov2_square(img: Image.Image) -> Image.Image:
+    return resized_center_crop(img, DINOV2_SIZE)
 
 
 def _dct_square(img: Image.Image) -> Image.Image:
@@ -138,16 +165,29 @@ EXTRACTORS: dict[str, Extractor] = {
     # v2: one image per encoder call (v1 batched, and INT8 scales depended on the batch).
     # Its view only needs the image at REDUCING_GAP x 224 px, so a JPEG may be decoded at reduced scale.
     "clip": Extractor("clip", _clip_batch, batched=True, version=2, shrink=_clip_square, view_side=CLIP_SIZE,
-                      decode_side=int(REDUCING_GAP * CLIP_SIZE)),  # fmt: skip
+                      decode_side=int(REDUCING_GAP * CLIP_SIZE), weights=(CLIP_WEIGHTS,)),  # fmt: skip
+    # CLIP on up to five 224 px crops at native resolution (centre and corners), embeddings averaged:
+    # nothing is resampled unless a side is under 224 px. The corners span the image, so it reads it all.
+    "clip-crops": Extractor("clip-crops", _clip_crops_batch, batched=True, view_side=CLIP_SIZE,
+                            weights=(CLIP_WEIGHTS,)),  # fmt: skip
+    # DINOv2 ViT-S/14: CLS + mean patch token (768-d) of the same square as the CLIP view.
+    "dinov2": Extractor("dinov2", _dinov2_batch, batched=True, shrink=_dinov2_square, view_side=DINOV2_SIZE,
+                        decode_side=int(REDUCING_GAP * DINOV2_SIZE), weights=(DINOV2_WEIGHTS,)),  # fmt: skip
+    # The peer classifier's [artificial, human] logits, on the whole image squashed to 224x224 (its own
+    # preprocessing, from full-resolution pixels: a JPEG decoded smaller would give other pixels).
+    "sdxl-logits": Extractor("sdxl-logits", _sdxl_batch, batched=True, shrink=squashed, view_side=SDXL_SIZE,
+                             weights=(SDXL_WEIGHTS,)),  # fmt: skip
     # float16 halves the cache; log-spectrum values lie in about [-14, 10].
     "dct": Extractor("dct", dct_spectrum, store_dtype="float16", shrink=_dct_square, view_side=DCT_SIZE),
     # The end-to-end networks' input: a centre crop at native resolution (49 KB per image and view).
     "crop128": Extractor("crop128", _pixel_crop, store_dtype="uint8", shrink=_rgb_crop, view_side=PIXEL_SIZE),
     # CLIP embedding of the image after a small, seeded Gaussian perturbation (noise sensitivity);
     # the noise is seeded by the whole image's pixels, so it reads the whole image.
-    "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True, view_side=CLIP_SIZE),
+    "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True, view_side=CLIP_SIZE,
+                            weights=(CLIP_WEIGHTS,)),  # fmt: skip
     # MiniLM embedding of a description measured from the pixels (DE-FAKE hybrid's prompt fallback).
-    "caption": Extractor("caption", _caption_batch, batched=True),
+    "caption": Extractor("caption", _caption_batch, batched=True,
+                         weights=(MINILM_WEIGHTS, MINILM_TOKENIZER)),  # fmt: skip
 }
 
 

@@ -37,7 +37,8 @@ def backfill_calibration(results: dict, manifest: Manifest) -> None:
 def select(results: dict, manifest: Manifest) -> None:
     """Choose the default: the best pooled AUC under leave-one-source-out with matched processing, among
     single detectors and equal-weight score fusions (mean log-odds of the calibrated probabilities) of
-    pairs of the best ``FUSE_TOP``; the shipped default must need no optional package."""
+    pairs of the best ``FUSE_TOP``; the shipped default must need no optional package and contain no peer
+    detector (another project's model, e.g. under non-commercial terms: scored, never shipped)."""
     backfill_calibration(results, manifest)
     # Runs with settings of their own (``--set``) are shown but compete only in their own tables.
     single = [r for r in results["runs"] if r["protocol_key"] == "loso-matched" and r.get("p") and not r.get("set")]
@@ -67,8 +68,9 @@ def select(results: dict, manifest: Manifest) -> None:
     candidates.sort(key=lambda c: -c["auc"])
     for c in candidates:
         c["needs"] = needs(c["members"])
+        c["peer"] = any(entry(d).peer for d, _ in c["members"])
     results["best_overall"] = candidates[0] if candidates else None
-    base = [c for c in candidates if not c["needs"]]
+    base = [c for c in candidates if not c["needs"] and not c["peer"]]
     results["chosen"] = base[0] if base else None
 
 

@@ -231,8 +231,10 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
                   "are the rows above.", ""]  # fmt: skip
     best, chosen = res.get("best_overall"), res.get("chosen")
     if best:
+        caveats = ([f"needs {', '.join(best['needs'])}"] if best["needs"] else []) + (
+            ["a peer detector, never shipped"] if best.get("peer") else [])
         lines += [f"Best overall: **{best['name']}** (pooled AUC {fmt(best['auc'])}"
-                  + (f"; needs {', '.join(best['needs'])})." if best["needs"] else ").")]  # fmt: skip
+                  + (f"; {'; '.join(caveats)})." if caveats else ").")]  # fmt: skip
     if chosen:
         (det, recipe), *rest = chosen["members"]
         settings = (f"--set members={'+'.join(f'{d}:{r}' for d, r in chosen['members'])}" if rest
@@ -243,7 +245,8 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
             "",
             f"**Chosen default: {chosen['name']}** (pooled AUC {fmt(chosen['auc'])}): the highest above among "
             "single detectors and fusions that need no optional package, since the default must scan on the "
-            f"base install. The shipped default is trained with {train_cmd}.",
+            "base install, and contain no peer detector (another project's model, scored for comparison). "
+            f"The shipped default is trained with {train_cmd}.",
             "",
         ]
     for name, views in (res.get("training_free") or {}).items():
