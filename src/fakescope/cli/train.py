@@ -48,7 +48,8 @@ def train_command(
     from ..registry import create, list_localizers
 
     try:
-        model = create(detector, **model_settings(create(detector).settings(), settings))
+        settings_given = model_settings(create(detector).settings(), settings)
+        model = create(detector, **settings_given)
     except (KeyError, TypeError, ValueError) as exc:
         raise fail(str(exc).strip('"')) from None
     if detector in list_localizers():
@@ -70,7 +71,9 @@ def train_command(
         from ..evaluation.benchmark import card_evidence
 
         try:
-            det.metrics_ = card_evidence(evidence, det.name, det.train_config.sources, getattr(det, "members", None))
+            given = {k: v for k, v in settings_given.items() if k in ("members", "calibration")}
+            det.metrics_ = card_evidence(evidence, det.name, det.train_config.sources, getattr(det, "members", None),
+                                         given or None)  # fmt: skip
         except ValueError as exc:
             raise fail(str(exc)) from None
     det.save(out)

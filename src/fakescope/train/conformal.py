@@ -128,34 +128,46 @@ LEVELS = (0.02, 0.05, 0.1, 0.15, 0.2, 0.25, 0.3, 0.4)
 def choose_level(p_fake: np.ndarray, y: np.ndarray, groups, target: float = 0.9,
                  levels=LEVELS, methods=tuple(METHODS)) -> tuple[ConformalVerdicts, dict]:  # fmt: skip
     """The verdict sets that answer the most images while their confident verdicts stay at least
-    ``target`` right, on held-out (out-of-source) probabilities.
+    ``target`` right on sources they were not fitted on.
 
-    Every error level and method is fitted on the held-out images and judged on them; among those
-    whose confident verdicts reach ``target``, the one answering the largest share wins (ties: the
-    smaller error level). If none reaches it, the most accurate one that still answers at least 1% of
-    the images is kept, and the record says the target was missed. The choice is made on the training
-    data's held-out scores only; an evaluation must judge it on sources the whole fit never saw.
+    Each error level and method is judged by cross-conformal prediction over the held-out sources: the
+    thresholds are fitted without one source and that source's images get their sets from them (a
+    source that holds one class only is judged too). Among the settings whose confident verdicts reach
+    ``target`` this way, the one answering the largest share wins (ties: the smaller error level); if
+    none reaches it, the most accurate one that still answers at least 1% of the images is kept, and
+    the record says the target was missed. The winner is then fitted on all held-out images. The
+    choice uses the training data's held-out scores only; an evaluation must still judge it on sources
+    the whole fit never saw.
 
     Returns:
         ``(fitted ConformalVerdicts, record)``, the record listing every candidate.
     """
-    y = np.asarray(y, int)
+    p_fake, y, groups = np.asarray(p_fake, float), np.asarray(y, int), np.asarray(groups)
+    names = np.unique(groups)
     tried = []
     for method in methods:
         for level in levels:
-            cv = ConformalVerdicts(alpha=level, method=method).fit(p_fake, y, groups)
-            res = coverage(cv.sets(p_fake), y)
-            tried.append((cv, {"method": method, "alpha": level, "answered": res["answered"],
-                               "confident_accuracy": res["confident_accuracy"]}))  # fmt: skip
-    reach = [t for t in tried if t[1]["answered"] > 0 and (t[1]["confident_accuracy"] or 0) >= target]
+            sets: list = [()] * len(y)
+            for g in names:
+                rest = groups != g
+                if len(np.unique(y[rest])) < 2:
+                    continue
+                cv = ConformalVerdicts(alpha=level, method=method).fit(p_fake[rest], y[rest], groups[rest])
+                for i, st in zip(np.flatnonzero(~rest), cv.sets(p_fake[~rest])):
+                    sets[i] = st
+            res = coverage(sets, y)
+            tried.append({"method": method, "alpha": level, "answered": res["answered"],
+                          "confident_accuracy": res["confident_accuracy"]})  # fmt: skip
+    reach = [t for t in tried if t["answered"] > 0 and (t["confident_accuracy"] or 0) >= target]
     if reach:
-        best = max(reach, key=lambda t: (t[1]["answered"], -t[1]["alpha"]))
+        best = max(reach, key=lambda t: (t["answered"], -t["alpha"]))
     else:
-        some = [t for t in tried if t[1]["answered"] >= 0.01] or tried
-        best = max(some, key=lambda t: ((t[1]["confident_accuracy"] or 0), t[1]["answered"]))
-    record = {"target_confident_accuracy": target, "reached": bool(reach), "chosen": best[1],
-              "candidates": [t[1] for t in tried]}  # fmt: skip
-    return best[0], record
+        some = [t for t in tried if t["answered"] >= 0.01] or tried
+        best = max(some, key=lambda t: ((t["confident_accuracy"] or 0), t["answered"]))
+    record = {"target_confident_accuracy": target, "reached": bool(reach), "chosen": best,
+              "judged_by": f"cross-conformal over {len(names)} held-out sources", "candidates": tried}  # fmt: skip
+    fitted = ConformalVerdicts(alpha=best["alpha"], method=best["method"]).fit(p_fake, y, groups)
+    return fitted, record
 
 
 def coverage(sets: list[tuple[str, ...]], y: np.ndarray) -> dict:

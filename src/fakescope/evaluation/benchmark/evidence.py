@@ -6,7 +6,18 @@ import json
 from pathlib import Path
 
 
-def card_evidence(path: str | Path, detector: str, recipe: str, members=None) -> dict:
+def _entry(summary: dict) -> dict:
+    out = {"overall": summary["overall"], "by_source": summary["by_source"]}
+    cal = summary.get("calibration")
+    if cal:  # the reliability diagram and curve stay in the benchmark page
+        out["calibration"] = {k: cal[k] for k in ("ece", "brier", "band")} | {
+            "top_50%_accuracy": next((x["accuracy"] for x in cal["risk_coverage"] if x["answered"] == 0.5), None)}
+    if summary.get("verdict_sets"):
+        out["verdict_sets"] = summary["verdict_sets"]
+    return out
+
+
+def card_evidence(path: str | Path, detector: str, recipe: str, members=None, settings: dict | None = None) -> dict:
     """This detector's benchmark results (every protocol run with its recipe) for its card; for an ensemble,
     the fusion of its members.
 
@@ -15,24 +26,26 @@ def card_evidence(path: str | Path, detector: str, recipe: str, members=None) ->
         detector: the detector family.
         recipe: its training recipe (``paired`` or ``all``).
         members: an ensemble's fitted members (their names and recipes pick the fusion).
+        settings: settings the detector was trained with that benchmark runs may have been given with
+            ``--set`` (e.g. ``members``, ``calibration``): runs given exactly these are its own results.
 
     Raises:
         ValueError: the file holds no result for this detector and recipe.
     """
     res = json.loads(Path(path).read_text())
+    found = {}
     if members:
         want = [[m.name, m.train_config.sources] for m in members]
-        found = {
-            f["summary"]["protocol"] + " (score fusion)": {"overall": f["summary"]["overall"],
-                                                           "by_source": f["summary"]["by_source"]}
-            for f in res.get("fusions", []) if sorted(f["members"]) == sorted(want)
-        }  # fmt: skip
-    else:
-        found = {
-            r["summary"]["protocol"]: {"overall": r["summary"]["overall"], "by_source": r["summary"]["by_source"]}
-            for r in res["runs"]
-            if r["detector"] == detector and r["recipe"] == recipe
-        }
+        found = {f["summary"]["protocol"] + " (score fusion of the members' runs)": _entry(f["summary"])
+                 for f in res.get("fusions", []) if sorted(f["members"]) == sorted(want)}  # fmt: skip
+    elif not settings:
+        found = {r["summary"]["protocol"]: _entry(r["summary"]) for r in res["runs"]
+                 if r["detector"] == detector and r["recipe"] == recipe and not r.get("set")}  # fmt: skip
+    if settings:
+        given = ", ".join(f"{k}={v}" for k, v in settings.items())
+        found |= {f"{r['summary']['protocol']} (this detector, trained per fold with {given})": _entry(r["summary"])
+                  for r in res["runs"] if r["detector"] == detector and r["recipe"] == recipe
+                  and (r.get("set") or {}) == settings}  # fmt: skip
     if not found:
         raise ValueError(f"{path} has no results for {detector} with the {recipe!r} recipe")
     return {"source": f"{path} ({res['generated']})", "results": found}

@@ -47,7 +47,9 @@ def plan(name: str, protocols: list[str] | None, cuda: bool) -> list[tuple[str, 
     else:
         keys = list(PROTOCOLS)
         cfg, settings = {}, "full"
-        recipes = {k: ["paired", "all"] if k == "loso-matched" else ["paired"] for k in keys}
+        # An ensemble's members carry their own recipes: one run is the whole ensemble.
+        both = ["paired"] if name == "ensemble" else ["paired", "all"]
+        recipes = {k: both if k == "loso-matched" else ["paired"] for k in keys}
     return [(k, r, cfg, settings) for k in keys if not protocols or k in protocols for r in recipes[k]]
 
 
