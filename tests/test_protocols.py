@@ -113,3 +113,30 @@ def test_card_evidence_takes_this_detector_and_recipe_only(tmp_path):
     assert {k: v["overall"]["auc"] for k, v in ev["results"].items()} == {"loso": 0.7, "logo": 0.65}
     with pytest.raises(ValueError, match="no results for fusion with the 'paired' recipe"):
         card_evidence(path, "fusion", "paired")
+
+
+def test_out_of_source_calibrated_folds_report_verdict_sets_and_the_page_shows_them(tmp_path):
+    from fakescope.evaluation.benchmark.render import _trust_table, reliability_svg
+    from tests.conftest import write_synthetic_dataset
+
+    m = Manifest.read(write_synthetic_dataset(tmp_path / "d", n_per_class=6, sources=("a", "b", "c", "d")))
+    pred = cross_validate("dct-linear", m, by="source", n_aug=0, calibration="loso", error=0.2, conformal="balanced")
+    sets = pred.extra["verdict_sets"]
+    assert all(s is not None and set(s) <= {"real", "fake"} for s in sets)
+    s = summarize(pred)
+    vs = s["verdict_sets"]
+    assert vs["n"] == len(m) and 0 <= vs["conformal"]["answered"] <= 1
+    # Abstention can only take answers away.
+    assert vs["with_abstention"]["answered"] <= vs["conformal"]["answered"]
+    cal = s["calibration"]
+    assert cal["ece"] == pytest.approx(s["overall"]["ece"]) and 0 <= cal["brier"] <= 1
+    assert sum(b["n"] for b in cal["reliability"]) == len(m)
+    run = {"detector": "dct-linear", "recipe": "paired", "protocol_key": "loso-matched", "summary": s,
+           "set": {"calibration": "loso"}}  # fmt: skip
+    plain = {"detector": "dct-linear", "recipe": "paired", "protocol_key": "loso-matched",
+             "summary": summarize(cross_validate("dct-linear", m, by="source", n_aug=0, calib_folds=2))}  # fmt: skip
+    table = "\n".join(_trust_table([run, plain], "plot.svg"))
+    assert "| loso-matched | dct-linear [paired, calibration=loso] |" in table
+    assert "| loso-matched | dct-linear [paired] |" in table and "| - | - | - |" in table  # no sets to report
+    svg = reliability_svg([run, plain])
+    assert svg.count("<polyline") == 4 and "calibration=loso" in svg  # two panels, two runs
