@@ -174,3 +174,18 @@ def test_the_error_level_is_chosen_for_confident_verdicts_that_are_right_often_e
     noise = np.random.default_rng(5).uniform(0, 1, len(p))
     _, missed = choose_level(noise, y, g, target=0.9)
     assert not missed["reached"]
+
+
+def test_leave_generators_out_calibration_holds_out_each_generator(tmp_path):
+    from fakescope.data.manifest import Manifest
+    from fakescope.registry import create
+    from tests.conftest import write_synthetic_dataset
+
+    m = Manifest.read(write_synthetic_dataset(tmp_path / "d", n_per_class=8, sources=("a", "b")))
+    for i, s in enumerate(m):  # two generators within each source
+        if s.label == "fake":
+            s.generator = f"gen{i % 2}"
+    det = create("dct-linear", n_aug=0, calibration="logo").fit(m)
+    # folds: gen0, gen1, and the real images of each source
+    assert "4 logo folds" in det.calibration_["fitted_on"]
+    assert det.calibrator_.a_ > 0 and hasattr(det, "conformal_") and hasattr(det, "abstention_")

@@ -29,7 +29,7 @@ import numpy as np
 from PIL import Image
 
 from ..data.manifest import Manifest
-from ..data.splits import group_kfold, stratified_folds
+from ..data.splits import group_kfold, group_of, stratified_folds
 from ..extraction import extract
 from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
@@ -55,7 +55,8 @@ class TrainConfig:
     # that are expensive to train (end-to-end networks).
     # "loso": one fold per source (leave-one-source-out): the score-to-probability
     # map is learnt where the model is out of its depth, as on users' images.
-    # With "source" or "loso", the same held-out scores also fit the verdict sets
+    # "logo": one fold per generator (leave-generators-out; real images by source).
+    # With "source", "loso" or "logo", the same held-out scores also fit the verdict sets
     # (conformal, at the level ``error``) and the out-of-distribution abstention.
     calibration: str = "stratified"
     # Conformal error level (each class covered with probability >= 1 - error) and how the held-out
@@ -179,13 +180,15 @@ class FeatureDetector:
         # the training data; the best candidate (by held-out AUC) is kept, and
         # its held-out scores fit the calibrator.
         X0, ok0 = blocks[0]
-        out_of_source = cfg.calibration in ("source", "loso")
+        out_of_source = cfg.calibration in ("source", "loso", "logo")
         # Out of source, the images of sources the head does not train on (single-class sources under the
         # paired recipe) are held out too: scored by heads trained on all the training sources, they show
         # how the score behaves on sources it never saw, as users' images are.
         extra = manifest.subset(lambda s: s.label != "partial" and s.source not in set(groups)) if (
             out_of_source and len(train) < len(manifest)) else Manifest([], root=manifest.root)  # fmt: skip
-        pool, groups_pool = train, list(groups)
+        # Leave-generators-out: each generator's fakes held out in turn (real images by source).
+        fold_groups = [group_of(s, "generator") for s in train] if cfg.calibration == "logo" else groups
+        pool, groups_pool = train, list(fold_groups)  # the held-out groups, for the conformal sets too
         if len(extra):
             Xe, oke = self.features_of(extra, views[0], **extract_kw)
             X0, ok0 = np.concatenate([X0, Xe]), np.concatenate([ok0, oke])
@@ -194,7 +197,7 @@ class FeatureDetector:
         y_pool = np.array([s.is_fake for s in pool], dtype=np.int64)
         candidates = self.head_candidates()
         oof = np.full((len(candidates), len(pool)), np.nan)
-        folds = self._cross_fit_folds(groups, y)
+        folds = self._cross_fit_folds(fold_groups, y)
         if len(extra):
             folds.append(np.arange(len(train), len(pool)))
         fold_heads: dict[int, Head] = {}
@@ -284,13 +287,14 @@ class FeatureDetector:
         cfg = self.train_config
         if cfg.calibration == "source":
             return group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
-        if cfg.calibration == "loso":
+        if cfg.calibration in ("loso", "logo"):
             names = np.asarray(groups)
             return [np.flatnonzero(names == g) for g in sorted(set(groups))]
         if cfg.calibration in ("stratified", "holdout"):
             folds = stratified_folds([f"{g}|{label}" for g, label in zip(groups, y)], cfg.calib_folds, seed=cfg.seed)
             return folds[:1] if cfg.calibration == "holdout" else folds
-        raise ValueError(f"calibration must be 'stratified', 'holdout', 'source' or 'loso', not {cfg.calibration!r}")
+        raise ValueError(f"calibration must be 'stratified', 'holdout', 'source', 'loso' or 'logo', not "
+                         f"{cfg.calibration!r}")  # fmt: skip
 
     def _fit_reliability(self, p_held, y_held, g_held, X, g, elsewhere=None) -> None:
         """Verdict sets and distance abstention from images of sources the scorer did not train on

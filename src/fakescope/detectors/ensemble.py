@@ -100,7 +100,7 @@ class Ensemble(FeatureDetector):
             m.fit(manifest, matched=matched, log=log, **extract_kw)
         self.head_ = [m.head_ for m in self.members]  # fitted marker (the members hold the state)
         self.calibration_ = {"rule": "sigmoid(mean of the members' calibrated log-odds); nothing fitted"}
-        if self.train_config.calibration in ("source", "loso"):
+        if self.train_config.calibration in ("source", "loso", "logo"):
             self._fit_out_of_source(manifest, **extract_kw)
         self.trained_on_ = {m.name: m.trained_on_ for m in self.members}
         self.trained_on_["images"] = max(m.trained_on_["images"] for m in self.members)
