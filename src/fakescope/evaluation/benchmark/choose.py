@@ -56,7 +56,7 @@ def select(results: dict, manifest: Manifest) -> None:
         fusions.append({"members": [[a["detector"], a["recipe"]], [b["detector"], b["recipe"]]], "name": name,
                         "summary": summarize(pred)})  # fmt: skip
     results["fusions"] = fusions
-    results["training_free"] = training_free_scores(results, manifest)
+    results["training_free"] = training_free_scores(results, manifest, results.get("training_free") or {})
 
     def needs(members):
         return sorted({pkg for d, _ in members for pkg in entry(d).needs})
@@ -74,9 +74,10 @@ def select(results: dict, manifest: Manifest) -> None:
     results["chosen"] = base[0] if base else None
 
 
-def training_free_scores(results: dict, manifest: Manifest) -> dict:
+def training_free_scores(results: dict, manifest: Manifest, known: dict | None = None) -> dict:
     """For training-free detectors: the AUC of the raw score over all images, with no folds and no
-    calibration (pooled fold results hide a score's own ranking behind per-fold base rates)."""
+    calibration (pooled fold results hide a score's own ranking behind per-fold base rates). Scores in
+    ``known`` (from an earlier run on the same data) are kept, not recomputed."""
     from ...metrics import safe_auc
     from ...registry import create
 
@@ -84,6 +85,9 @@ def training_free_scores(results: dict, manifest: Manifest) -> dict:
     full = manifest.subset(lambda s: s.label != "partial")
     y = np.array([s.is_fake for s in full])
     for name in sorted({r["detector"] for r in results["runs"]}):
+        if name in (known or {}):
+            out[name] = known[name]
+            continue
         det = create(name)
         if not det.monotone_calibration:
             continue
