@@ -226,18 +226,19 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     size = "full" if cuda and not quick else "reduced"
     config = FULL if size == "full" else REDUCED
     n_train, n_test, n_auth = (60, 20, 20) if quick else (400, 150, 100)
-    aligned = ALIGNED_N["quick" if quick else size]
+    rows = [r for r in done or [] if r.get("settings") == size]
+    have = {(r["localizer"], r["setup"], r.get("training", SYNTH)) for r in rows}
+    todo = [sp for sp in row_specs(localizers, setups) if sp not in have]
+    # aligned-local edits cost an autoencoder round trip each: made only when a row to run trains on them
+    aligned = ALIGNED_N["quick" if quick else size] if any(t == ALIGNED_TRAINING for *_, t in todo) else None
     sets = build_sets(manifest, work, n_train, n_test, n_auth, log, aligned=aligned)
     if quick:
         sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
-        sets["train+aligned"] = Manifest([*sets["train"].samples,
-                                          *[x for x in sets["train+aligned"] if x.generator.startswith("fakescope-aligned")]])
+        if aligned:
+            sets["train+aligned"] = Manifest([*sets["train"].samples, *[x for x in sets["train+aligned"]
+                                                                         if x.generator.startswith("fakescope-aligned")]])
         sets["real edits"] = sets["real edits"].sample(12, seed=0)
-    rows = [r for r in done or [] if r.get("settings") == size]
-    have = {(r["localizer"], r["setup"], r.get("training", SYNTH)) for r in rows}
-    for name, setup, training in row_specs(localizers, setups):
-        if (name, setup, training) in have:
-            continue
+    for name, setup, training in todo:
         t0 = time.time()
         train = sets["train+aligned"] if training == ALIGNED_TRAINING else sets["train"]
         if training == NO_TRAINING:
@@ -255,7 +256,8 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
         row = {"localizer": name, "setup": setup, "training": training, "settings": size, "device": dev,
                "train_seconds": round(time.time() - t0, 1), "trained_on": trained_on}  # fmt: skip
         for key in ("synthetic", "real edits", "aligned-local"):
-            row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
+            if key in sets:
+                row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
         rows.append(row)
         if on_row:
             on_row(_result(rows, sets, config, size, setups))
