@@ -118,3 +118,19 @@ def test_save_load_round_trip(tmp_path):
     a, b = fusion.localize(img), again.localize(img)
     np.testing.assert_allclose(a["map"], b["map"], atol=1e-6)
     assert a["explanation"] == b["explanation"] and a["p_fake"] == pytest.approx(b["p_fake"])
+
+
+def test_classical_maps_are_cached_by_content_and_settings(tmp_path):
+    calls = []
+
+    def counted(img):
+        calls.append(1)
+        return _redness(img)
+
+    member = _member("counted", counted)
+    member.cache_dir = tmp_path
+    img, _ = _edited(np.random.default_rng(1))
+    first, second = member.map(img), member.map(img)
+    assert len(calls) == 1 and np.allclose(first, second, atol=1e-3)
+    member.map(_edited(np.random.default_rng(2))[0])  # other pixels: computed
+    assert len(calls) == 2
