@@ -49,16 +49,14 @@ FUSION = {"full": {"fusion_images": 240},
                       "classical": "noise-level,ela,jpeg-dq,jpeg-grid"}}  # fmt: skip
 SYNTH, ALIGNED_TRAINING, NO_TRAINING = "synth", "synth+aligned-local", "none"
 #: kinds of the data set's real edits (see :func:`edit_kind`)
-REAL_KINDS = ("copy-move", "splice", "inpainting", "other manual")
+REAL_KINDS = ("copy-move", "splice", "splice or copy-move", "inpainting", "other manual")
 
 
 def edit_kind(s: Sample) -> str:
-    """The kind of a partial edit: the synth kind for ``fakescope synth`` edits; for real ones, from the
-    manifest's family and generator (inpainting families and generators are ``inpainting``; a generator
-    naming only copy-move or only splicing is that). The data set's HiFi_IFDL rows share the generator
-    "manual splice/copy-move"; there the benchmark data set each file was drawn from, which its manifest
-    path names, decides: Coverage is a copy-move data set, CASIA (spliced "Sp"/"Tp_D" files) and Columbia
-    splicing ones; the rest (NIST16, IMD2020, TruFor's examples) are "other manual"."""
+    """The kind of a partial edit, from the manifest only: the synth kind for ``fakescope synth`` edits;
+    for real ones, from the family and generator (inpainting families and generators are
+    ``inpainting``; a generator naming only copy-move or only splicing is that; one naming both, as
+    the data set's hand-made forgeries do, is ``splice or copy-move``)."""
     from ..data.synthesis.make import SYNTH_SOURCE
 
     g = (s.generator or "").lower()
@@ -67,16 +65,10 @@ def edit_kind(s: Sample) -> str:
         return "aligned-local" if kind.startswith("aligned-local") else kind
     if s.family == "inpainting" or "inpaint" in g:
         return "inpainting"
-    if "copy-move" in g and "splice" not in g:
-        return "copy-move"
-    if "splic" in g and "copy-move" not in g:
-        return "splice"
-    name = Path(s.path).name.lower()
-    if "coverage" in name:
-        return "copy-move"
-    if "casia" in name or "columbia" in name:
-        return "splice"
-    return "other manual"
+    copy, splice = "copy-move" in g or "copy move" in g, "splic" in g
+    if copy and splice:
+        return "splice or copy-move"
+    return "copy-move" if copy else "splice" if splice else "other manual"
 
 
 def _half(s: Sample) -> int:
@@ -420,10 +412,10 @@ def _render_kinds(loc: dict, rows: list[dict], fmt) -> list[str]:
     head = ([f"real {k} ({n_real[k]})" for k in real_kinds] + [f"synth {k} ({n_syn[k]})" for k in synth_kinds]
             + [f"aligned-local ({loc['sets'].get('aligned-local', {}).get('n', 0)})"])  # fmt: skip
     lines = ["### Pixel F1 per kind of edit", "",
-             "Per-image pixel F1 averaged over the edits of each kind (count in brackets). Real edits: copy-move "
-             "(Coverage), splice (CASIA, Columbia), inpainting (Inpaint-Anything: LaMa removal, SD fill and "
-             "background replacement), other manual (NIST16, IMD2020); synthetic: the test edits by `fakescope synth` "
-             "kind, and aligned-local test edits.", "",
+             "Per-image pixel F1 averaged over the edits of each kind (count in brackets). Real edits by the kind "
+             "their manifest rows name (generator and family): inpainting (LaMa removal, SD fill and background "
+             "replacement), and *splice or copy-move* for the hand-made forgeries, whose rows do not say which; "
+             "synthetic: the test edits by `fakescope synth` kind, and aligned-local test edits.", "",
              "| localizer | setup | " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * len(head)]  # fmt: skip
     flag = loc.get("baselines_by_kind") or {}
