@@ -62,6 +62,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.localize.noise_level": ((), ("noise-level",)),
     "fakescope.localize.copy_move": ((), ("copy-move",)),
     "fakescope.localize.jpeg": ((), ("jpeg-dq", "jpeg-grid", "ela")),
+    "fakescope.localize.fusion": (("torch",), ("fusion-map",)),
 }
 #: family modules that could not be imported, with the missing packages
 unavailable: dict[str, tuple[str, ...]] = {}

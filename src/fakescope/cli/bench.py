@@ -25,6 +25,9 @@ def benchmark_command(
                               "networks trained on a GPU machine), for --merge."),  # fmt: skip
     localization: bool = typer.Option(False, help="Run the localization benchmark (every localizer under setups "
                                       "A, B, C) and add its table to the page."),  # fmt: skip
+    localizers: str = typer.Option("", help="With --localization: only these rows (comma-separated: a learned "
+                                   "localizer's A/B/C rows by name, its aligned-local row as NAME+aligned, a "
+                                   "classical localizer, fusion-map); rows already on the page are kept."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
     set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE setting for every detector run (e.g. "
@@ -37,7 +40,8 @@ def benchmark_command(
     if localization:
         from ..evaluation.benchmark import localization_benchmark
 
-        localization_benchmark(manifest, out, quick=quick, log=log)
+        names = [n.strip() for n in localizers.split(",") if n.strip()]
+        localization_benchmark(manifest, out, quick=quick, localizers=names or None, log=log)
         err.print(f"wrote {out}", highlight=False)
         return
     if merge:

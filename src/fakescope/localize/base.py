@@ -311,6 +311,10 @@ class Localizer:
         z = np.log(np.clip(m, 1e-6, 1 - 1e-6) / np.clip(1 - m, 1e-6, 1)) - np.log(t / (1 - t))
         return (1 / (1 + np.exp(-z))).astype(np.float32)
 
+    def map(self, img: Image.Image) -> np.ndarray:
+        """The (H, W) map alone, rescaled so that the fitted threshold reads 0.5 (as in :meth:`localize`)."""
+        return self._rescale(self._run(img)[0])
+
     def _image_logit(self, img: Image.Image) -> float:
         return self._run(img)[1]
 

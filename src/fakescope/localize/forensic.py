@@ -52,13 +52,30 @@ class ForensicLocalizer:
         self.family, self.name, self.summary, self.paper = family, family.name, family.summary, family.paper
         self.config = strict_config(family.settings, f"{family.name} localizer", **config)
 
+    #: a folder where maps are kept by image content and settings (they are deterministic), or None
+    cache_dir: Path | None = None
+
     def map(self, img: Image.Image) -> np.ndarray:
-        """The trace's map for ``img``: (H, W) float32 in [0, 1]."""
+        """The trace's map for ``img``: (H, W) float32 in [0, 1]. With :attr:`cache_dir` set, a map made
+        before for the same pixels and settings is read back (stored as float16) instead of recomputed."""
         from dataclasses import asdict
 
+        path = None
+        if self.cache_dir is not None:
+            import hashlib
+            import json
+
+            settings = json.dumps(asdict(self.config), sort_keys=True)
+            key = hashlib.sha256(np.asarray(img).tobytes() + f"{img.mode}{img.size}{settings}".encode()).hexdigest()
+            path = Path(self.cache_dir) / self.name / f"{key[:32]}.npy"
+            if path.is_file():
+                return np.load(path).astype(np.float32)
         m = np.asarray(self.family.compute(img, **asdict(self.config)), dtype=np.float32)
         if m.shape != (img.height, img.width):
             raise AssertionError(f"{self.name} returned a {m.shape} map for a {img.width}x{img.height} image")
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            np.save(path, m.astype(np.float16))
         return m
 
     @staticmethod

@@ -173,7 +173,7 @@ def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, 
         write_page(results, out)
 
     previous = (load().get("localization") or {}).get("rows", [])
-    loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers, quick=quick, log=log,
+    loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers or None, quick=quick, log=log,
                            done=previous, on_row=save)  # fmt: skip
     save(loc)
     return load()
