@@ -17,7 +17,11 @@ def scan_command(
     fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv or table (default: from --out, else "
                             "table on a terminal and jsonl in a pipe)."),  # fmt: skip
     detector: str = typer.Option("default", "--detector", "-d", help="Shipped name or trained-detector folder."),
-    unsure: str = typer.Option(None, help="Override the unsure band, e.g. '0.2,0.8' (calibrated p_fake)."),
+    unsure: str = typer.Option(None, help="Verdicts from this unsure band instead of the detector's verdict sets, "
+                               "e.g. '0.2,0.8' (calibrated p_fake)."),  # fmt: skip
+    error: float = typer.Option(None, help="Error level of the verdict sets, e.g. 0.05: each class is covered with "
+                                "probability at least 1 - error on unseen sources (smaller: more unsure). Default: the "
+                                "level on the detector's card."),  # fmt: skip
     batch_size: int = typer.Option(16, min=1, help="Images per model call."),
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     heatmaps: Path = typer.Option(None, help="Also localize: write each image's manipulation map (PNG, 255 = "
@@ -33,6 +37,8 @@ def scan_command(
         raise fail(f"--format must be jsonl, csv or table, not {fmt!r}")
     if out is not None and fmt == "table":
         raise fail("--format table prints to the terminal; use jsonl or csv with --out")
+    if unsure and error is not None:
+        raise fail("--error sets the verdict sets' level and --unsure replaces them by a band: give one")
     try:
         det = load_detector(detector)
     except (KeyError, FileNotFoundError, ValueError) as exc:
@@ -44,6 +50,16 @@ def scan_command(
         except (ValueError, AssertionError):
             raise fail(f"--unsure expects 'low,high' with 0 <= low <= high <= 1, got {unsure!r}") from None
         det.train_config.unsure_band = (lo, hi)
+        for attr in ("conformal_", "conformal_scores_"):  # the band decides, as asked
+            if hasattr(det, attr):
+                delattr(det, attr)
+    if error is not None:
+        if not 0 < error < 1:
+            raise fail(f"--error must be between 0 and 1, got {error}")
+        try:
+            det.set_error(error)
+        except (ValueError, AttributeError) as exc:
+            raise fail(str(exc) if isinstance(exc, ValueError) else f"detector {detector!r} has no verdict sets") from None
     loc = None
     if heatmaps is not None:
         from ..models import load_localizer

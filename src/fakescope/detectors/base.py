@@ -86,6 +86,9 @@ class TrainConfig:
 
 #: key of the out-of-distribution bank in a saved detector's weights file
 ABSTENTION_BANK = "abstention.bank"
+#: keys of the held-out probabilities, labels and sources the verdict sets were fitted on (kept, so that a
+#: user can ask for another error level: :meth:`FeatureDetector.set_error`)
+HELD_OUT = ("conformal.p", "conformal.y", "conformal.groups")
 
 
 class FeatureDetector:
@@ -303,6 +306,8 @@ class FeatureDetector:
         from ..train.conformal import LEVELS, METHODS, ConformalVerdicts, DistanceAbstention, choose_level
 
         cfg = self.train_config
+        self.conformal_scores_ = (np.asarray(p_held, np.float64), np.asarray(y_held, np.int64),
+                                  np.asarray(g_held, dtype=str))  # fmt: skip
         if cfg.error is not None and cfg.conformal != "auto":
             self.conformal_ = ConformalVerdicts(alpha=cfg.error, method=cfg.conformal).fit(p_held, y_held, g_held)
             self.level_choice_ = None
@@ -312,6 +317,31 @@ class FeatureDetector:
                 levels=LEVELS if cfg.error is None else (cfg.error,),
                 methods=tuple(METHODS) if cfg.conformal == "auto" else (cfg.conformal,))  # fmt: skip
         self.abstention_ = DistanceAbstention(beta=cfg.ood_share).fit(X, g, elsewhere)
+
+    def set_error(self, error: float, method: str | None = None) -> None:
+        """Verdict sets at another error level (and method), refitted on the same held-out scores.
+
+        Raises:
+            ValueError: the detector was not calibrated out of source (it has no verdict sets), or the
+                level is not in (0, 1).
+        """
+        if not hasattr(self, "conformal_scores_"):
+            raise ValueError(f"detector {self.name!r} has no verdict sets to set an error level for: it was not "
+                             "calibrated out of source (train it with --set calibration=loso)")  # fmt: skip
+        from ..train.conformal import ConformalVerdicts
+
+        method = method or self.conformal_.method
+        self.conformal_ = ConformalVerdicts(alpha=float(error), method=method).fit(*self.conformal_scores_)
+        self.level_choice_ = None
+
+    def reliability_arrays(self) -> dict[str, np.ndarray]:
+        """What the verdict sets and the abstention need saved beside the card."""
+        out = {}
+        if hasattr(self, "abstention_"):
+            out[ABSTENTION_BANK] = self.abstention_.bank_
+        if hasattr(self, "conformal_scores_"):
+            out.update(zip(HELD_OUT, self.conformal_scores_))
+        return out
 
     def abstention_features(self, X: np.ndarray) -> np.ndarray:
         """The embedding whose distance to the training images decides out-of-distribution abstention
@@ -458,9 +488,7 @@ class FeatureDetector:
         from ..saved import write
 
         self._check_fitted()
-        arrays = dict(self.head_.state())
-        if hasattr(self, "abstention_"):
-            arrays[ABSTENTION_BANK] = self.abstention_.bank_
+        arrays = dict(self.head_.state()) | self.reliability_arrays()
         return write(directory, "detector", self.name, self.init_kwargs(), self.card, arrays)
 
     def restore(self, saved) -> FeatureDetector:
@@ -468,19 +496,22 @@ class FeatureDetector:
         from ..saved import arrays
 
         state = arrays(saved)
-        bank = state.pop(ABSTENTION_BANK, None)
+        kept = {k: state.pop(k) for k in (ABSTENTION_BANK, *HELD_OUT) if k in state}
         self.head_params_ = saved.card.config.get("head", {})
         self.head_ = self.make_head(self.head_params_).load_state(state)
         cal = saved.card.calibration
         self.calibrator_ = PlattCalibrator.from_dict(cal)
-        self._restore_reliability(cal, bank)
+        self._restore_reliability(cal, kept)
         self._restore_card(saved.card)
         return self
 
-    def _restore_reliability(self, cal: dict, bank: np.ndarray | None) -> None:
-        """Verdict sets and abstention from a saved card's calibration (and the bank of embeddings)."""
+    def _restore_reliability(self, cal: dict, kept: dict[str, np.ndarray]) -> None:
+        """Verdict sets and abstention from a saved card's calibration and the arrays saved for them."""
         from ..train.conformal import ConformalVerdicts, DistanceAbstention
 
+        bank = kept.get(ABSTENTION_BANK)
+        if all(k in kept for k in HELD_OUT):
+            self.conformal_scores_ = tuple(kept[k] for k in HELD_OUT)
         if "conformal" in cal:
             self.conformal_ = ConformalVerdicts.from_dict(cal["conformal"])
         if bank is not None and "abstention" in cal:

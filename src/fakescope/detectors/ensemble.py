@@ -21,7 +21,7 @@ from ..data.manifest import Manifest
 from ..registry import create, register
 from ..train.calibration import PlattCalibrator, balanced_weights
 from ..types import Card
-from .base import ABSTENTION_BANK, FeatureDetector, TrainConfig
+from .base import FeatureDetector, TrainConfig
 
 DEFAULT_MEMBERS = "univfd:all+univfd-nn:paired"
 
@@ -186,9 +186,7 @@ class Ensemble(FeatureDetector):
         for m, sub in zip(self.members, subs):
             m.save(sub)
         digests = [read(sub).card.weights_sha256 for sub in subs]
-        arrays = {"member_sha256": np.array(digests)}
-        if hasattr(self, "abstention_"):
-            arrays[ABSTENTION_BANK] = self.abstention_.bank_
+        arrays = {"member_sha256": np.array(digests)} | self.reliability_arrays()
         return write(directory, "detector", self.name, self.init_kwargs(), self.card, arrays)
 
     def restore(self, saved):
@@ -208,7 +206,7 @@ class Ensemble(FeatureDetector):
         cal = saved.card.calibration
         if "a" in cal:  # calibrated out of source (older ensembles fuse without a map)
             self.calibrator_ = PlattCalibrator.from_dict(cal)
-            self._restore_reliability(cal, state.get(ABSTENTION_BANK))
+            self._restore_reliability(cal, state)
         self._restore_card(saved.card)
         return self
 
