@@ -451,8 +451,8 @@ class Zed(FeatureDetector):
         return self
 
 
-#: the benchmark's CPU size: a narrower, shorter-trained coder (about 5 minutes on one CPU thread for 240
-#: real images) that scores two 128 px crops per image (0.4 s per image) instead of four of 256 px
+#: the benchmark's CPU size: a narrower, shorter-trained coder (3 to 5 minutes on one CPU thread for 240
+#: real images) that scores two 128 px crops per image (under a second per image) instead of four of 256 px
 REDUCED = {"width": 24, "depth": 3, "epochs": 6, "patches": 8, "side": 128, "crops": 2}
 
 
