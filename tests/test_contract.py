@@ -30,6 +30,8 @@ HEAD = {
     "cnnf-effnet": {"epochs": 1},
     "patch-forensics": {"epochs": 1},
     "fsbi": {"epochs": 1},
+    "zed": {"levels": 2, "width": 8, "depth": 2, "epochs": 1, "patches": 4, "patch": 32, "batch": 16, "side": 32,
+            "crops": 1},
 }
 PRETRAINED_INPUTS = {"clip", "clip-noise", "clip-crops", "caption", "dinov2", "sdxl-logits"}
 

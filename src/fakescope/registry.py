@@ -53,6 +53,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.detectors.gramnet": (("torch",), ("gramnet",)),
     "fakescope.detectors.resynthesis": (("torch",), ("resynthesis",)),
     "fakescope.detectors.fsbi": (("torch",), ("fsbi",)),
+    "fakescope.detectors.zed": (("torch",), ("zed",)),
     "fakescope.localize.gradcam": (("torch",), ("gradcam",)),
     "fakescope.localize.patches": (("torch",), ("patches",)),
     "fakescope.localize.attention": (("torch",), ("attention",)),

@@ -19,7 +19,7 @@ from .dct import DCT_SIZE, dct_spectrum
 from .dinov2 import DINOV2_SIZE, DINOV2_WEIGHTS
 from .sdxl import SDXL_SIZE, SDXL_WEIGHTS, squashed
 from .text import MINILM_TOKENIZER, MINILM_WEIGHTS
-from .views import REDUCING_GAP, center_crop, resized_center_crop
+from .views import REDUCING_GAP, center_crop, native_region, resized_center_crop
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,21 @@ def _rgb_crop(img: Image.Image) -> Image.Image:
     return center_crop(img.convert("RGB"), PIXEL_SIZE)
 
 
+#: side of the native-resolution region the reals-only coder (ZED) reads; it cuts its crops from it
+REGION_SIZE = 384
+
+
+def _region(img: Image.Image) -> np.ndarray:
+    return native_region(img, REGION_SIZE)
+
+
+def _region_square(img: Image.Image) -> Image.Image:
+    w, h = img.size
+    cw, ch = min(w, REGION_SIZE), min(h, REGION_SIZE)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    return img.crop((left, top, left + cw, top + ch))
+
+
 def _clip_square(img: Image.Image) -> Image.Image:
     return resized_center_crop(img, CLIP_SIZE)
 
@@ -181,6 +196,9 @@ EXTRACTORS: dict[str, Extractor] = {
     "dct": Extractor("dct", dct_spectrum, store_dtype="float16", shrink=_dct_square, view_side=DCT_SIZE),
     # The end-to-end networks' input: a centre crop at native resolution (49 KB per image and view).
     "crop128": Extractor("crop128", _pixel_crop, store_dtype="uint8", shrink=_rgb_crop, view_side=PIXEL_SIZE),
+    # The centre of the image at native resolution (at most 384 x 384 px) with a validity channel:
+    # the reals-only coder cuts its crops from it and never sees a resampled pixel (590 KB per image).
+    "region384": Extractor("region384", _region, store_dtype="uint8", shrink=_region_square),
     # CLIP embedding of the image after a small, seeded Gaussian perturbation (noise sensitivity);
     # the noise is seeded by the whole image's pixels, so it reads the whole image.
     "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True, view_side=CLIP_SIZE,

@@ -87,6 +87,22 @@ def center_crop(img: Image.Image, size: int) -> Image.Image:
     return _crop_center(img, size)
 
 
+def native_region(img: Image.Image, size: int) -> np.ndarray:
+    """The centre of ``img`` at native resolution, at most ``size`` x ``size`` px, never resampled.
+
+    Returns:
+        uint8 array of shape (size, size, 4): the region's RGB pixels in the top-left corner, and a
+        fourth channel that is 255 on them and 0 on the padding of an image smaller than ``size``.
+    """
+    w, h = img.size
+    cw, ch = min(w, size), min(h, size)
+    left, top = (w - cw) // 2, (h - ch) // 2
+    out = np.zeros((size, size, 4), dtype=np.uint8)
+    out[:ch, :cw, :3] = np.asarray(img.convert("RGB").crop((left, top, left + cw, top + ch)), dtype=np.uint8)
+    out[:ch, :cw, 3] = 255
+    return out
+
+
 def clip_view(img: Image.Image, size: int = 224) -> np.ndarray:
     """CLIP's own preprocessing: shortest side to ``size`` (bicubic), centre crop, mean/std.
 
