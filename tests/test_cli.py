@@ -93,6 +93,23 @@ def test_scan_exit_codes(trained, tmp_path):
     assert r.exit_code == 2 and "no trained detector" in r.output
     r = invoke("scan", SAMPLES, "--detector", det, "--unsure", "0.9,0.1")
     assert r.exit_code == 2
+    r = invoke("scan", SAMPLES, "--detector", det, "--error", "0.1")  # trained without verdict sets
+    assert r.exit_code == 2 and "not calibrated out of source" in r.output
+    r = invoke("scan", SAMPLES, "--detector", det, "--error", "1.5")
+    assert r.exit_code == 2 and "between 0 and 1" in r.output
+    r = invoke("scan", SAMPLES, "--detector", det, "--error", "0.1", "--unsure", "0.2,0.8")
+    assert r.exit_code == 2 and "give one" in r.output
+
+
+def test_scan_error_level_of_the_shipped_default(needs_weights):
+    counts = {}
+    for level in ("0.02", "0.4"):
+        r = invoke("scan", SAMPLES, "--error", level, "--format", "jsonl")
+        assert r.exit_code == 0, r.output
+        rows = [json.loads(line) for line in r.output.splitlines() if line.startswith("{")]
+        assert len(rows) == 8 and all(f"error level {float(level):g}" in row["reliability"] for row in rows)
+        counts[level] = sum(row["verdict"] == "unsure" for row in rows)
+    assert counts["0.02"] >= counts["0.4"]  # a smaller error level is never surer
 
 
 def test_evaluate_cross_validated_and_held_out(trained, tmp_path):

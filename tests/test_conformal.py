@@ -189,3 +189,29 @@ def test_leave_generators_out_calibration_holds_out_each_generator(tmp_path):
     # folds: gen0, gen1, and the real images of each source
     assert "4 logo folds" in det.calibration_["fitted_on"]
     assert det.calibrator_.a_ > 0 and hasattr(det, "conformal_") and hasattr(det, "abstention_")
+
+
+def test_a_user_sets_another_error_level_after_training(tmp_path):
+    from fakescope.data.manifest import Manifest
+    from fakescope.registry import create
+    from fakescope.saved import load
+    from tests.conftest import write_synthetic_dataset
+
+    m = Manifest.read(write_synthetic_dataset(tmp_path / "d", n_per_class=8, sources=("a", "b", "c", "d")))
+    det = create("dct-linear", n_aug=0, calibration="loso").fit(m)
+    det.save(tmp_path / "saved")
+    again = load(tmp_path / "saved")
+    grid = np.linspace(0, 1, 201)
+    again.set_error(0.4, "balanced")
+    loose = again.conformal_.sets(grid)
+    again.set_error(0.02, "balanced")
+    strict = again.conformal_.sets(grid)
+    assert all(set(a) <= set(b) for a, b in zip(loose, strict))
+    assert sum(len(s) != 1 for s in strict) > sum(len(s) != 1 for s in loose)  # stricter: more unsure
+    # The same held-out scores: refitting at the saved level gives the saved thresholds back.
+    level, method = det.conformal_.alpha, det.conformal_.method
+    again.set_error(level, method)
+    assert again.conformal_.thresholds_ == pytest.approx(det.conformal_.thresholds_)
+    plain = create("dct-linear", n_aug=0, calib_folds=2).fit(m)
+    with pytest.raises(ValueError, match="not calibrated out of source"):
+        plain.set_error(0.1)
