@@ -30,6 +30,8 @@ def benchmark_command(
                                    "classical localizer, fusion-map); rows already on the page are kept."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
+    recipes: str = typer.Option("", help="Comma-separated training recipes to run (paired, all; default: each "
+                                "protocol's own)."),  # fmt: skip
     set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE setting for every detector run (e.g. "
                                    "calibration=loso, members=a:paired+b:paired for the ensemble); such runs "
                                    "are shown with their settings and do not compete for the default."),  # fmt: skip
@@ -72,7 +74,8 @@ def benchmark_command(
         except (ValueError, KeyError) as exc:
             raise fail(str(exc)) from None
     run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
-                  protocols=chosen or None, part=part, settings=given, log=log)  # fmt: skip
+                  protocols=chosen or None, part=part, settings=given,
+                  recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None, log=log)  # fmt: skip
     if part:
         err.print(f"wrote {part}", highlight=False)
         return

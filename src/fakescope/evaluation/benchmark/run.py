@@ -42,13 +42,16 @@ def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 
 
 def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = False,
                   throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
-                  settings: dict[str, dict] | None = None, log=print) -> dict:  # fmt: skip
+                  settings: dict[str, dict] | None = None, recipes: list[str] | None = None,
+                  log=print) -> dict:  # fmt: skip
     """Run the protocols for the chosen detectors.
 
     With ``part``, only the detectors' runs are written there (for another machine's share, e.g. the
     networks trained on a GPU), to be merged with :func:`merge_parts`; else the whole page is written.
     ``settings``: per detector, settings that replace the benchmark's own (e.g. ``calibration="loso"``);
-    such runs are shown with their settings and are not candidates for the default.
+    such runs are shown with their settings and are not candidates for the default. ``recipes``: only
+    these training recipes (default: each protocol's own). With ``part``, the file is rewritten after
+    every run, so an interrupted run keeps what it finished.
     """
     t_start = time.time()
     manifest = Manifest.read(manifest_path)
@@ -64,6 +67,18 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     device = device_name()
     cuda = device.startswith("cuda")
 
+    command = (f"fakescope benchmark --detectors {detectors}" + (" --quick" if quick else "")
+               + (f" --protocols {','.join(protocols)}" if protocols else "")
+               + (f" --recipes {','.join(recipes)}" if recipes else "")
+               + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()))  # fmt: skip
+    def meta_of(t0: float) -> dict:
+        return {
+            "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick,
+            "command": command, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
+            "seconds": round(time.time() - t0),
+        }  # fmt: skip
+
     audits = {}
     if part is None:
         for key, kw in PROTOCOLS.items():
@@ -76,6 +91,8 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     runs = []
     for name in names:
         for key, recipe, cfg, size in plan(name, protocols, cuda):
+            if recipes and recipe not in recipes:
+                continue
             kw = PROTOCOLS[key]
             given = (settings or {}).get(name, {})
             merged = {**config, **cfg, **given}
@@ -89,20 +106,19 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                          "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]})  # fmt: skip
             log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
                 f"{size}, {device})")  # fmt: skip
+            if part is not None:
+                write_part(part, {**meta_of(t_start), "runs": runs, "skipped_detectors": skipped})
     meta = {
         "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "manifest": str(manifest_path),
         "n_images": len(manifest),
         "quick": quick,
-        "command": f"fakescope benchmark --detectors {detectors}" + (" --quick" if quick else "")
-        + (f" --protocols {','.join(protocols)}" if protocols else "")
-        + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()),
+        "command": command,
         "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
         "seconds": round(time.time() - t_start),
     }
     if part is not None:
-        part.parent.mkdir(parents=True, exist_ok=True)
-        part.write_text(json.dumps({**meta, "runs": runs, "skipped_detectors": skipped}, default=str))
+        write_part(part, {**meta, "runs": runs, "skipped_detectors": skipped})
         return {**meta, "runs": runs}
     measured = measure_throughput(manifest, throughput_images, log) if throughput_images else None
     results = {**meta, "skipped_detectors": skipped, "audits": audits, "runs": runs,
@@ -115,6 +131,13 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     select(results, manifest)
     write_page(results, out)
     return results
+
+
+def write_part(path: Path, content: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(content, default=str))
+    tmp.replace(path)
 
 
 def run_key(run: dict) -> tuple:
