@@ -32,6 +32,7 @@ HEAD = {
     "fsbi": {"epochs": 1},
     "zed": {"levels": 2, "width": 8, "depth": 2, "epochs": 1, "patches": 4, "patch": 32, "batch": 16, "side": 32,
             "crops": 1},
+    "npr": {"epochs": 1, "width": 8, "blocks": 1, "side": 32, "crops": 2},
 }
 PRETRAINED_INPUTS = {"clip", "clip-noise", "clip-crops", "caption", "dinov2", "sdxl-logits"}
 

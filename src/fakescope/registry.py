@@ -54,6 +54,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.detectors.resynthesis": (("torch",), ("resynthesis",)),
     "fakescope.detectors.fsbi": (("torch",), ("fsbi",)),
     "fakescope.detectors.zed": (("torch",), ("zed",)),
+    "fakescope.detectors.npr": (("torch",), ("npr",)),
     "fakescope.localize.gradcam": (("torch",), ("gradcam",)),
     "fakescope.localize.patches": (("torch",), ("patches",)),
     "fakescope.localize.attention": (("torch",), ("attention",)),

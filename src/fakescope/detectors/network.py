@@ -1,13 +1,15 @@
 """Detectors whose head is a PyTorch network trained end to end on pixel crops.
 
 Every such family (MesoNet, DE-FAKE image-only, CNN-F, Patch-Forensics,
-GramNet, Resynthesis, FSBI) shares one recipe, so that a comparison is about
+GramNet, Resynthesis, FSBI, NPR) shares one recipe, so that a comparison is about
 architectures, not training tricks:
 
 - input: the ``crop128`` view, a 128 x 128 centre crop at native resolution
   (no resampling; bicubic upscaling only for images with a side under 128),
   of the clean image plus ``n_aug`` augmented copies (crop, down-scale, blur,
-  JPEG), or of the matched-processing view;
+  JPEG), or of the matched-processing view (NPR reads the ``region384`` view
+  instead and cuts native crops from it: its head's ``training_inputs`` and
+  ``decision``);
 - random horizontal flips, the family's own batch augmentation if it has one,
   AdamW with a one-cycle schedule (``train.loop``), binary cross-entropy
   weighted so that each source and class counts alike
@@ -110,6 +112,11 @@ class NetHead(Head):
         return self.family.build(replace(self.config, pretrained=pretrained))
 
     # -- training --------------------------------------------------------------------
+    def training_inputs(self, X, idx, rng):
+        """The uint8 crops (B, S, S, 3) of the training rows ``idx``; a head whose rows are not crops (a native
+        region, say) cuts them here."""
+        return X[idx]
+
     def fit(self, X, y, w=None):
         import torch
 
@@ -131,7 +138,7 @@ class NetHead(Head):
                 idx = order[start : start + cfg.batch]
                 if len(idx) < 2:
                     continue  # batch norm needs two samples
-                xb, yb = X[idx], y[idx]
+                xb, yb = self.training_inputs(X, idx, rng), y[idx]
                 if aug:
                     xb, yb = aug(xb, yb, rng)
                 flip = rng.random(len(idx)) < 0.5

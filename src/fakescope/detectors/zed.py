@@ -32,6 +32,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from ..features.extract import REGION_SIZE
+from ..features.views import grid_boxes as crop_boxes  # re-exported: ZED's crop layout
+from ..features.views import region_size
 from ..registry import register
 from ..types import field_types, strict_config
 from .base import FeatureDetector
@@ -108,37 +110,6 @@ def statistic_of(costs: np.ndarray, statistic: str) -> np.ndarray:
     if statistic == "abs-delta01":
         return np.abs(gap[:, 0] - gap[:, 1])
     raise ValueError(f"statistic must be one of {sorted(STATISTICS)}, not {statistic!r}")
-
-
-def crop_boxes(height: int, width: int, side: int, crops: int, multiple: int) -> list[tuple[int, int, int, int]]:
-    """``(top, left, h, w)`` of the crops scored in a ``height`` x ``width`` region.
-
-    Crops are ``side`` px (less along a shorter side of the region), cut down to a multiple of
-    ``multiple``, and laid out in a grid from edge to edge of the region, evenly spaced: they overlap
-    where the region is not a whole number of crops, and leave gaps only narrower than a quarter of a
-    crop. With more grid cells than ``crops``, evenly spaced cells are kept; one crop is the centred one.
-    """
-    ch = max(multiple, min(side, height) // multiple * multiple)
-    cw = max(multiple, min(side, width) // multiple * multiple)
-
-    def starts(extent: int, size: int) -> list[int]:
-        n = max(1, math.ceil((extent - size / 4) / size))
-        if n == 1:
-            return [max(0, (extent - size) // 2)]
-        return sorted({round(v) for v in np.linspace(0, extent - size, n)})
-
-    if crops == 1:
-        return [(max(0, (height - ch) // 2), max(0, (width - cw) // 2), ch, cw)]
-    grid = [(t, x, ch, cw) for t in starts(height, ch) for x in starts(width, cw)]
-    if len(grid) > crops:
-        grid = [grid[i] for i in np.unique(np.round(np.linspace(0, len(grid) - 1, crops)).astype(int))]
-    return grid
-
-
-def region_size(region: np.ndarray) -> tuple[int, int]:
-    """(height, width) of the image inside a ``region384`` array (its fourth channel marks the pixels)."""
-    mask = region[..., 3] > 0
-    return int(mask[:, 0].sum()), int(mask[0, :].sum())
 
 
 def cut_crops(region: np.ndarray, side: int, crops: int, multiple: int) -> list[np.ndarray]:

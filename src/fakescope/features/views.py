@@ -19,6 +19,8 @@ square is resampled (Pillow's ``box``), so a 3 x 100000 px image costs what a
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from PIL import Image
 
@@ -101,6 +103,40 @@ def native_region(img: Image.Image, size: int) -> np.ndarray:
     out[:ch, :cw, :3] = np.asarray(img.convert("RGB").crop((left, top, left + cw, top + ch)), dtype=np.uint8)
     out[:ch, :cw, 3] = 255
     return out
+
+
+def grid_boxes(height: int, width: int, side: int, crops: int, multiple: int,
+               align: int = 1) -> list[tuple[int, int, int, int]]:  # fmt: skip
+    """``(top, left, h, w)`` of the crops scored in a ``height`` x ``width`` region.
+
+    Crops are ``side`` px (less along a shorter side of the region), cut down to a multiple of
+    ``multiple``, and laid out in a grid from edge to edge of the region, evenly spaced: they overlap
+    where the region is not a whole number of crops, and leave gaps only narrower than a quarter of a
+    crop. With more grid cells than ``crops``, evenly spaced cells are kept; one crop is the centred one.
+    Offsets are rounded down to a multiple of ``align`` (2 keeps the phase of a 2 x 2 pixel grid).
+    """
+    ch = max(multiple, min(side, height) // multiple * multiple)
+    cw = max(multiple, min(side, width) // multiple * multiple)
+
+    def starts(extent: int, size: int) -> list[int]:
+        n = max(1, math.ceil((extent - size / 4) / size))
+        if n == 1:
+            return [max(0, (extent - size) // 2) // align * align]
+        return sorted({round(v) // align * align for v in np.linspace(0, extent - size, n)})
+
+    if crops == 1:
+        return [(max(0, (height - ch) // 2) // align * align, max(0, (width - cw) // 2) // align * align, ch,
+                 cw)]  # fmt: skip
+    grid = [(t, x, ch, cw) for t in starts(height, ch) for x in starts(width, cw)]
+    if len(grid) > crops:
+        grid = [grid[i] for i in np.unique(np.round(np.linspace(0, len(grid) - 1, crops)).astype(int))]
+    return grid
+
+
+def region_size(region: np.ndarray) -> tuple[int, int]:
+    """(height, width) of the image inside a ``region384`` array (its fourth channel marks the pixels)."""
+    mask = region[..., 3] > 0
+    return int(mask[:, 0].sum()), int(mask[0, :].sum())
 
 
 def clip_view(img: Image.Image, size: int = 224) -> np.ndarray:
