@@ -156,18 +156,25 @@ def baselines(test: Manifest) -> dict:
             "flag nothing": localization_report([np.zeros_like(m) for m in masks], masks)}  # fmt: skip
 
 
-def evaluate_localizer(loc, test: Manifest, by_kind: bool = False) -> dict:
-    """The localization report of ``loc`` on ``test``; with ``by_kind``, also one per kind of edit
-    (:func:`edit_kind`; authentic images join every kind's report, so each has its FP area and image AUC)."""
-    maps, masks, kinds, seconds = [], [], [], time.time()
+def _test_items(test: Manifest):
+    """(image, mask, kind of edit) of each readable test image: authentic ones get an empty mask and no kind."""
     for s in test:
         try:
             img, _ = open_image(s.file)
         except ImageLoadError:
             continue
         mask = load_mask(s, img.size) if s.label == "partial" else None
-        masks.append(mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32))
-        kinds.append(edit_kind(s) if s.label == "partial" else None)
+        mask = mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32)
+        yield img, mask, edit_kind(s) if s.label == "partial" else None
+
+
+def evaluate_localizer(loc, test: Manifest, by_kind: bool = False) -> dict:
+    """The localization report of ``loc`` on ``test``; with ``by_kind``, also one per kind of edit
+    (:func:`edit_kind`; authentic images join every kind's report, so each has its FP area and image AUC)."""
+    maps, masks, kinds, seconds = [], [], [], time.time()
+    for img, mask, kind in _test_items(test):
+        masks.append(mask)
+        kinds.append(kind)
         maps.append(loc.localize(img)["map"])
     report = localization_report(maps, masks)
     report["seconds"] = round(time.time() - seconds, 1)
@@ -265,17 +272,9 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
 
 def baseline_kinds(test: Manifest) -> dict:
     """Flag everything, per kind of edit."""
-    maps, masks, kinds = [], [], []
-    for s in test:
-        try:
-            img, _ = open_image(s.file)
-        except ImageLoadError:
-            continue
-        mask = load_mask(s, img.size) if s.label == "partial" else None
-        masks.append(mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32))
-        maps.append(np.ones_like(masks[-1]))
-        kinds.append(edit_kind(s) if s.label == "partial" else None)
-    return kind_reports(maps, masks, kinds)
+    items = [(mask, kind) for _, mask, kind in _test_items(test)]
+    masks, kinds = [m for m, _ in items], [k for _, k in items]
+    return kind_reports([np.ones_like(m) for m in masks], masks, kinds)
 
 
 def _result(rows, sets, config, size, setups) -> dict:
