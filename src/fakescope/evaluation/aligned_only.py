@@ -118,16 +118,12 @@ def _crops(chosen: list[Sample], out: Path, side: int, log) -> Manifest:
     out.mkdir(parents=True, exist_ok=True)
     rows = []
     for s in chosen:
-        src_hash = s.sha256 or file_sha256(s.file)
-        path = out / f"{src_hash[:16]}.png"
-        img = None
-        if not path.is_file():
-            img = load_image(s.file)
-            w, h = img.size
-            left, top = (w - side) // 2, (h - side) // 2
-            img.crop((left, top, left + side, top + side)).save(path)
-        w, h = (s.width, s.height) if s.width and s.height else load_image(s.file).size
+        path = out / f"{(s.sha256 or file_sha256(s.file))[:16]}.png"
+        img = None if path.is_file() and s.width and s.height else load_image(s.file)
+        w, h = img.size if img is not None else (s.width, s.height)
         left, top = (w - side) // 2, (h - side) // 2
+        if not path.is_file():
+            img.crop((left, top, left + side, top + side)).save(path)
         rows.append(Sample(path=f"reals/{path.name}", label="real", source=s.source, license=s.license,
                            width=side, height=side, orig_width=w, orig_height=h,
                            orig_format=s.orig_format or "", crop=f"{side}x{side}+{left}+{top}",
