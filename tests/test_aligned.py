@@ -137,3 +137,24 @@ def test_synth_writes_aligned_pairs_and_reuses_them(tmp_path, synthetic_manifest
     assert all(again.get(p) == h for p, h in first.items())
     r = CliRunner().invoke(app, ["synth", str(synthetic_manifest), "--out", str(tmp_path / "t"), "--kinds", "aligned"])
     assert r.exit_code == 2 and "need an autoencoder" in r.output
+
+
+def test_counterparts_link_to_their_real_image_and_a_rerun_builds_no_autoencoder(tmp_path, synthetic_manifest):
+    from typer.testing import CliRunner
+
+    from fakescope.cli.main import app
+    from fakescope.data.manifest import Manifest, file_sha256
+
+    reals = {file_sha256(s.file): s for s in Manifest.read(synthetic_manifest) if s.label == "real"}
+    args = ["synth", str(synthetic_manifest), "--out", str(tmp_path / "s"), "-n", "4", "--kinds", "aligned",
+            "--autoencoder", "ae-nearest-l4"]  # fmt: skip
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "epoch" in r.output  # the autoencoder was trained
+    made = Manifest.read(tmp_path / "s" / "manifest.csv")
+    assert len(made) == 4 and all(s.pair in reals for s in made)
+    for s in made:  # named after its real image, same size
+        assert s.path.startswith(f"images/{s.pair[:16]}-aligned-")
+        assert Image.open(s.file).size == Image.open(reals[s.pair].file).size
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0 and "reused" in r.output and "epoch" not in r.output
+    assert [s.pair for s in Manifest.read(tmp_path / "s" / "manifest.csv")] == [s.pair for s in made]

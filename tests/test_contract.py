@@ -107,11 +107,11 @@ def test_paired_recipe_drops_single_class_sources(tmp_path):
 
 
 def test_paired_sources_is_computed_once_per_fit(tmp_path, monkeypatch):
-    import fakescope.detectors.base as base
+    import fakescope.train.recipe as recipe
 
     calls = []
-    real = base.paired_sources
-    monkeypatch.setattr(base, "paired_sources", lambda m: calls.append(1) or real(m))
+    real = recipe.paired_sources
+    monkeypatch.setattr(recipe, "paired_sources", lambda m: calls.append(1) or real(m))
     m = Manifest.read(write_synthetic_dataset(tmp_path, n_per_class=4, sources=("alpha", "beta")))
     create("dct-linear", n_aug=0, calib_folds=2).fit(m)
     assert len(calls) == 1  # not once per sample

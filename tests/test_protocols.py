@@ -140,3 +140,131 @@ def test_out_of_source_calibrated_folds_report_verdict_sets_and_the_page_shows_t
     assert "| loso-matched | dct-linear [paired] |" in table and "| - | - | - |" in table  # no sets to report
     svg = reliability_svg([run, plain])
     assert svg.count("<polyline") == 4 and "calibration=loso" in svg  # two panels, two runs
+
+
+def generations_dataset(root):
+    """Three sources of real images and fakes of a modern generator (FLUX.1) and an old one (biggan); source
+    'old' holds only old fakes."""
+    from tests.conftest import upsampled_image
+
+    rng = np.random.default_rng(4)
+    samples = []
+    layout = {"a": [("real", ""), ("fake", "FLUX.1"), ("fake", "biggan")],
+              "b": [("real", ""), ("fake", "FLUX.1"), ("fake", "biggan")], "old": [("fake", "biggan")]}  # fmt: skip
+    for src, kinds in layout.items():
+        for label, gen in kinds:
+            for i in range(5):
+                img = natural_image(rng, 160) if label == "real" else upsampled_image(rng, 160)
+                rel = f"{src}-{(gen or label).replace('.', '_')}-{i}.png"
+                img.save(root / rel)
+                samples.append(Sample(path=rel, label=label, source=src, generator=gen))
+    return Manifest(samples, root=root)
+
+
+def test_the_modern_slice_scores_only_modern_fakes_and_reals_but_trains_on_old_fakes(tmp_path, monkeypatch):
+    import fakescope.evaluation.protocols as protocols
+    from fakescope.evaluation.protocols import MODERN, MODERN_GENERATORS
+
+    assert {"FLUX.1", "SD3/SD3.5", "DALL-E 3", "InfiniteYou (FLUX.1-dev based)"} <= MODERN_GENERATORS
+    assert not {"biggan", "stable-diffusion-1.x(2022)", "midjourney(2022)", "SD1.x"} & MODERN_GENERATORS
+    m = generations_dataset(tmp_path)
+    trained_on = []
+    real_create = protocols.create
+
+    def spy(name, **kw):
+        det = real_create(name, **kw)
+        fit = det.fit
+
+        def recording_fit(train, **fkw):
+            trained_on.append({s.generator for s in train})
+            return fit(train, **fkw)
+
+        det.fit = recording_fit
+        return det
+
+    monkeypatch.setattr(protocols, "create", spy)
+    logged = []
+    pred = cross_validate("dct-linear", m, by="source", test=MODERN, log=logged.append, n_aug=0, calib_folds=2,
+                          sources="all")  # fmt: skip
+    assert {(s.label, s.generator) for s in pred.manifest} == {("real", ""), ("fake", "FLUX.1")}
+    assert len(pred.manifest) == 20 and not np.isnan(pred.p).any()
+    assert len(trained_on) == 2 and all("biggan" in g for g in trained_on)  # old fakes still train
+    assert any("skipped" in line for line in logged)  # the old-only source has nothing to score
+    s = summarize(pred)
+    assert set(s["by_generator"]) == {"FLUX.1"} and "2023 or later" in s["protocol"]
+    audit = summarize(shortcut_cv(m, by="source", test=MODERN))
+    assert audit["overall"]["n"] == 20
+
+
+def test_aligned_only_trains_on_no_collected_fake_and_makes_no_counterpart_from_a_test_image(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    import fakescope.data.synthesis.autoencoders as autoencoders
+    import fakescope.evaluation.aligned_only as aligned_only_mod
+    from fakescope.evaluation.aligned_only import AlignedSetup, aligned_only, aligned_only_audit
+
+    m = generations_dataset(tmp_path)
+    setup = AlignedSetup(n_reals=4, side=128, autoencoders=("ae-nearest-l4",))
+    builds = []
+    real_build = autoencoders.autoencoder_from_spec
+    monkeypatch.setattr(autoencoders, "autoencoder_from_spec", lambda *a, **k: builds.append(a) or real_build(*a, **k))
+    trained = []
+    real_create = aligned_only_mod.create
+
+    def spy(name, **kw):
+        det = real_create(name, **kw)
+        fit = det.fit
+        det.fit = lambda train, **fkw: trained.append(train) or fit(train, **fkw)
+        return det
+
+    monkeypatch.setattr(aligned_only_mod, "create", spy)
+    pred = aligned_only("dct-linear", m, tmp_path / "work", setup, n_aug=1, calib_folds=2)
+    (train,) = trained
+    fakes = [s for s in train if s.is_fake]
+    assert len(fakes) == 4 and all(s.generator == "fakescope-aligned-ae-nearest-l4" for s in fakes)
+    assert {s.sha256 for s in fakes}.isdisjoint({s.sha256 for s in m})  # no collected image among them
+    crops = {s.sha256: s for s in train if s.label == "real"}
+    assert len(crops) == 4 and {s.pair for s in fakes} == set(crops)  # each counterpart linked to a crop
+    assert all(s.crop.startswith("128x128+") for s in crops.values())
+    # the test set: every collected fake, and the real images no counterpart was made from
+    test_keys = {s.key for s in pred.manifest}
+    assert {s.key for s in m if s.is_fake} <= test_keys
+    assert sum(s.label == "real" for s in pred.manifest) == 10 - 4
+    origins = {s.key for s in m if s.label == "real"} - test_keys
+    assert len(origins) == 4
+    for origin in origins:
+        orig = next(s for s in m if s.key == origin)
+        arr = np.asarray(Image.open(orig.file).convert("RGB"))[16:144, 16:144]
+        assert any(np.array_equal(arr, np.asarray(Image.open(c.file).convert("RGB"))) for c in crops.values())
+    s = summarize(pred)
+    assert s["setup"]["pairs"] == 4 and s["setup"]["autoencoders"] == ["fakescope-aligned-ae-nearest-l4"]
+    assert set(s["by_generator"]) == {"FLUX.1", "biggan"} and not np.isnan(pred.p).any()
+    assert len(builds) == 1
+    aligned_only_audit(m, tmp_path / "work", setup)  # a rerun reuses the counterparts: no autoencoder built
+    assert len(builds) == 1
+
+
+def test_benchmark_runs_the_modern_slice_and_aligned_only_into_their_own_tables(tmp_path, monkeypatch):
+    pytest.importorskip("torch")
+    from typer.testing import CliRunner
+
+    import fakescope.evaluation.benchmark.run as run
+    from fakescope.cli.main import app
+    from fakescope.evaluation.aligned_only import AlignedSetup
+
+    monkeypatch.setenv("FAKESCOPE_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(run, "aligned_setup", lambda quick: AlignedSetup(n_reals=4, side=128,
+                                                                           autoencoders=("ae-nearest-l4",)))  # fmt: skip
+    (tmp_path / "d").mkdir()
+    manifest = generations_dataset(tmp_path / "d").write(tmp_path / "d" / "m.csv")
+    out = tmp_path / "B.md"
+    r = CliRunner().invoke(app, ["benchmark", "--manifest", str(manifest), "--detectors", "dct-linear", "--protocols",
+                                 "loso-matched-modern,aligned-only", "--out", str(out), "--throughput-images", "0",
+                                 "--set", "n_aug=0", "--set", "calib_folds=2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    results = json.loads(out.with_suffix(".json").read_text())
+    assert {x["protocol_key"] for x in results["runs"]} == {"loso-matched-modern", "aligned-only"}
+    assert set(results["audits"]) == {"loso-matched-modern", "aligned-only"}
+    text = out.read_text()
+    assert "## Modern generators" in text and "| dct-linear [paired, n_aug=0, calib_folds=2] |" in text
+    assert "## Aligned-only training (files as they are)" in text and "ae-nearest-l4" in text
+    assert "4 counterparts made" in text and "shortcut audit (trained on the same pairs)" in text

@@ -19,8 +19,11 @@ def benchmark_command(
     throughput_only: bool = typer.Option(False, help="Only re-measure scan throughput of the shipped default "
                                          "and re-render from the existing results (.json beside --out)."),  # fmt: skip
     render_only: bool = typer.Option(False, help="Only rewrite the Markdown from the saved results (.json)."),
-    protocols: str = typer.Option("", help="Comma-separated subset of loso-matched, loso, logo, logo-matched "
-                                  "(default: all that apply to each detector)."),  # fmt: skip
+    protocols: str = typer.Option("", help="Comma-separated protocols: loso-matched, loso, logo, logo-matched "
+                                  "(the default: those that apply to each detector), loso-matched-modern (the "
+                                  "test restricted to generators of 2023 on and real images), aligned-only, "
+                                  "aligned-only-matched (trained on real images and their autoencoder "
+                                  "counterparts only)."),  # fmt: skip
     part: Path = typer.Option(None, help="Write only these detectors' runs to this JSON file (e.g. the "
                               "networks trained on a GPU machine), for --merge."),  # fmt: skip
     localization: bool = typer.Option(False, help="Run the localization benchmark (every localizer under setups "
@@ -35,6 +38,8 @@ def benchmark_command(
     set_: list[str] = typer.Option(None, "--set", help="KEY=VALUE setting for every detector run (e.g. "
                                    "calibration=loso, members=a:paired+b:paired for the ensemble); such runs "
                                    "are shown with their settings and do not compete for the default."),  # fmt: skip
+    autoencoder_weights: Path = typer.Option(Path("../shared/weights/taef2"), help="Folder of the TAEF2 weights, "
+                                             "for the aligned-only protocols."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
     from ..evaluation.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
@@ -73,9 +78,12 @@ def benchmark_command(
             given = {name: model_settings(create(name).settings(), list(set_)) for name in names}
         except (ValueError, KeyError) as exc:
             raise fail(str(exc)) from None
-    run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
-                  protocols=chosen or None, part=part, settings=given,
-                  recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None, log=log)  # fmt: skip
+    try:
+        run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
+                      protocols=chosen or None, part=part, settings=given, autoencoder_weights=autoencoder_weights,
+                      only_recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None, log=log)  # fmt: skip
+    except FileNotFoundError as exc:
+        raise fail(str(exc)) from None
     if part:
         err.print(f"wrote {part}", highlight=False)
         return

@@ -41,18 +41,23 @@ def synth_command(
 
 
 def _autoencoder(spec: str, weights: Path | None, manifest):
-    """The autoencoder named on the command line; our own are trained on (up to 200 of) the real images."""
+    """The autoencoder named on the command line, built when a counterpart is first made (a rerun that
+    reuses every counterpart builds none); our own are trained on (up to 200 of) the real images."""
     try:
-        from ..data.synthesis.autoencoders import autoencoder_from_spec
+        from ..data.synthesis.autoencoders import autoencoder_from_spec, spec_name
     except ImportError:
         raise ImportError("the aligned kinds need PyTorch: pip install 'fakescope[torch]'") from None
+    from ..data.synthesis.aligned import Deferred
     from ..io import ImageLoadError, load_image
 
-    reals = []
-    if spec != "taef2":
-        for s in [s for s in manifest if s.label == "real"][:200]:
-            try:
-                reals.append(load_image(s.file))
-            except ImageLoadError:
-                continue
-    return autoencoder_from_spec(spec, weights, reals, log=log)
+    def build():
+        reals = []
+        if spec != "taef2":
+            for s in [s for s in manifest if s.label == "real"][:200]:
+                try:
+                    reals.append(load_image(s.file))
+                except ImageLoadError:
+                    continue
+        return autoencoder_from_spec(spec, weights, reals, log=log)
+
+    return Deferred(spec_name(spec), build)

@@ -9,6 +9,7 @@ relative to the manifest's folder unless absolute.
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import random
@@ -24,10 +25,23 @@ COLUMNS = (
     "path label generator family source license prompt mask width height "
     "orig_width orig_height orig_format crop sha256"
 ).split()
+#: Columns written only when some row fills them (manifests without them stay as they were and still load).
+#: ``pair``: for a counterpart made from a real image (an aligned re-make), the sha256 of that real image's
+#: file, so training can keep the two together (same batch, same augmentation draw).
+OPTIONAL_COLUMNS = ("pair",)
 
 
 #: How to accept paths outside a manifest's folder, for the messages that refuse them.
 ALLOW_HINT = "--allow-outside, or allow_outside=True, accepts it"
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes, as the manifest's ``sha256`` column holds it."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 class ManifestError(ValueError):
@@ -51,6 +65,7 @@ class Sample:
     orig_format: str = ""
     crop: str = ""
     sha256: str = ""
+    pair: str = ""
     root: str = field(default="", repr=False, compare=False)
 
     @property
@@ -89,9 +104,19 @@ class Sample:
         """Content identity when known (sha256), else the path."""
         return self.sha256 or str(self.file)
 
+    @property
+    def pair_key(self) -> str:
+        """The key of the pair this sample belongs to, as written: ``pair`` for a counterpart, else :attr:`key`.
+        :meth:`Manifest.pair_keys` also links counterparts to reals listed without their sha256."""
+        return self.pair or self.key
+
     def to_row(self) -> dict:
+        """The manifest row: every column of :data:`COLUMNS`, and the optional ones this sample fills."""
         row = asdict(self)
         row.pop("root")
+        for col in OPTIONAL_COLUMNS:
+            if not row[col]:
+                row.pop(col)
         return {k: ("" if v is None else v) for k, v in row.items()}
 
 
@@ -101,9 +126,10 @@ _INT_COLUMNS = {"width", "height", "orig_width", "orig_height"}
 def _coerce(row: dict, where: str) -> Sample:
     if None in row:  # csv.DictReader keeps a row's surplus fields under the key None
         raise ManifestError(f"{where}: {len(row[None])} more field(s) than the header has columns")
-    unknown = set(row) - set(COLUMNS)
+    unknown = set(row) - set(COLUMNS) - set(OPTIONAL_COLUMNS)
     if unknown:
-        raise ManifestError(f"{where}: unknown column(s) {sorted(unknown)}; expected a subset of {COLUMNS}")
+        raise ManifestError(f"{where}: unknown column(s) {sorted(unknown)}; expected a subset of "
+                            f"{[*COLUMNS, *OPTIONAL_COLUMNS]}")  # fmt: skip
     if not row.get("path"):
         raise ManifestError(f"{where}: empty 'path'")
     label = (row.get("label") or "").strip().lower()
@@ -182,7 +208,8 @@ class Manifest:
             path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         else:
             with open(path, "w", newline="", encoding="utf-8") as fh:
-                writer = csv.DictWriter(fh, fieldnames=COLUMNS)
+                optional = [c for c in OPTIONAL_COLUMNS if any(c in r for r in rows)]
+                writer = csv.DictWriter(fh, fieldnames=[*COLUMNS, *optional], restval="")
                 writer.writeheader()
                 writer.writerows(rows)
         return path
@@ -204,6 +231,21 @@ class Manifest:
         else:
             chosen = [self.samples[i] for i in keep]
         return Manifest(chosen, self.root, name or self.name)
+
+    def pair_keys(self) -> list[str]:
+        """Per sample, the key of its pair: a counterpart (a sample with ``pair``) takes the :attr:`Sample.key`
+        of the image whose sha256 its ``pair`` names when that image is in this manifest (its file is hashed
+        when the manifest lists it without a sha256), else the ``pair`` value itself, so the counterparts of
+        one real image share a key either way; every other sample its own key. Samples with the same pair
+        key are trained together: same batch, same augmentation draw."""
+        if not any(s.pair for s in self.samples):
+            return [s.key for s in self.samples]
+        by_hash = {s.sha256: s.key for s in self.samples if s.sha256}
+        if {s.pair for s in self.samples if s.pair} - set(by_hash):
+            for s in self.samples:
+                if not s.pair and not s.sha256 and s.file.is_file():
+                    by_hash.setdefault(file_sha256(s.file), s.key)
+        return [by_hash.get(s.pair, s.pair) if s.pair else s.key for s in self.samples]
 
     def counts(self, by: str = "label") -> Counter:
         return Counter(getattr(s, by) for s in self.samples)

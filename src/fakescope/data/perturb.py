@@ -83,23 +83,55 @@ class Matched:
         return cls(int(size), int(quality or 90))
 
 
+@dataclass(frozen=True)
+class AugmentDraw:
+    """One random draw of the training augmentation, as :func:`augment` applies it to an image of one size.
+
+    A real image and its aligned counterpart (same size) given the same draw get exactly the same crop
+    box, rescale factor, blur and JPEG quality, so the pair differs only in how its pixels were made.
+    """
+
+    crop: tuple[int, int, int, int] | None = None  # (left, top, right, bottom) of the square kept
+    scale: float | None = None  # rescale factor (1.0: drawn, no change)
+    blur: float | None = None  # Gaussian sigma in pixels
+    jpeg: int | None = None  # JPEG quality of the re-encode
+
+
+def draw_augment(size: tuple[int, int], rng: np.random.Generator, min_side: int = 128) -> AugmentDraw:
+    """The augmentation :func:`augment` would apply to an image of ``size`` = (width, height) with ``rng``."""
+    w, h = size
+    crop = None
+    if rng.random() < 0.5 and min(w, h) > min_side:
+        side = int(rng.integers(max(min_side, int(0.6 * min(w, h))), min(w, h) + 1))
+        x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
+        crop, w, h = (x, y, x + side, y + side), side, side
+    scale = None
+    if rng.random() < 0.5:
+        lo = min(1.0, max(0.5, min_side / min(w, h)))
+        scale = float(rng.uniform(lo, 1.0)) if lo < 1.0 else 1.0
+    sigma = float(rng.uniform(0.2, 1.5)) if rng.random() < 0.3 else None
+    quality = int(rng.integers(60, 96)) if rng.random() < 0.7 else None
+    return AugmentDraw(crop, scale, sigma, quality)
+
+
+def apply_augment(img: Image.Image, draw: AugmentDraw) -> Image.Image:
+    """Crop, rescale, blur and JPEG re-encode as ``draw`` says, in that order."""
+    if draw.crop is not None:
+        img = img.crop(draw.crop)
+    if draw.scale is not None:
+        img = rescale(img, draw.scale)
+    if draw.blur is not None:
+        img = blur(img, draw.blur)
+    if draw.jpeg is not None:
+        img = jpeg(img, draw.jpeg)
+    return img
+
+
 def augment(img: Image.Image, rng: np.random.Generator, min_side: int = 128) -> Image.Image:
     """The training augmentation against format/size shortcuts (after Wang et al. 2020).
 
     Random crop, random down-scaling, Gaussian blur and JPEG re-encoding, each
     with its own probability, so the detector sees every class in every
-    format and size.
+    format and size (:func:`draw_augment`, then :func:`apply_augment`).
     """
-    w, h = img.size
-    if rng.random() < 0.5 and min(w, h) > min_side:
-        side = int(rng.integers(max(min_side, int(0.6 * min(w, h))), min(w, h) + 1))
-        x, y = int(rng.integers(0, w - side + 1)), int(rng.integers(0, h - side + 1))
-        img = img.crop((x, y, x + side, y + side))
-    if rng.random() < 0.5:
-        lo = min(1.0, max(0.5, min_side / min(img.size)))
-        img = rescale(img, float(rng.uniform(lo, 1.0)) if lo < 1.0 else 1.0)
-    if rng.random() < 0.3:
-        img = blur(img, float(rng.uniform(0.2, 1.5)))
-    if rng.random() < 0.7:
-        img = jpeg(img, int(rng.integers(60, 96)))
-    return img
+    return apply_augment(img, draw_augment(img.size, rng, min_side))

@@ -7,6 +7,10 @@ Training recipe (the same for every such detector, so comparisons are fair):
    in every format and size.
 2. Sample weights that balance sources within each class, so that one large
    source cannot define what "real" or "fake" looks like.
+   Pairs linked by the manifest (a real image and its aligned counterparts,
+   column ``pair``) get the same augmentation draw in every ``aug<i>`` view,
+   stay in the same cross-fitting fold, and reach a network head as one unit
+   (same batch, same flip and batch augmentation).
 3. Cross-fitting: the head is refitted ``calib_folds`` times with a fold of
    the training data held out; the held-out scores choose among the head's
    candidate settings and fit a Platt calibrator. Nothing of the evaluation
@@ -29,13 +33,13 @@ import numpy as np
 from PIL import Image
 
 from ..data.manifest import Manifest
-from ..data.splits import group_kfold, group_of, stratified_folds
+from ..data.splits import group_kfold, group_of, stratified_folds, stratified_unit_folds
 from ..extraction import extract
 from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
 from ..metrics import safe_auc as _auc
 from ..train.calibration import PlattCalibrator, balanced_weights
-from ..train.recipe import paired_sources, source_weights
+from ..train.recipe import paired_mask, source_groups, source_weights
 from ..types import Card, NotFittedError, Verdict, field_types, strict_config
 from .heads import Head
 
@@ -71,8 +75,9 @@ class TrainConfig:
     # source with one class, a model can learn the source (its content, camera,
     # pipeline) instead of generation traces; within a paired source it cannot.
     # In docs/BENCHMARKS.md (leave-one-source-out, matched processing) it is
-    # far better for DCT features and on a par for CLIP features. "all" uses
-    # every source.
+    # far better for DCT features and on a par for CLIP features. Both members
+    # of a linked pair (a real image and its counterpart, manifest column
+    # "pair") are paired data too, whatever their sources. "all" uses every source.
     sources: str = "paired"
     balance_sources: bool = True
     include_partial: bool = False  # partial edits are a localisation problem, not a global one
@@ -106,6 +111,7 @@ class FeatureDetector:
     paper = ""
     monotone_calibration = False  # True: the score's direction is fixed a priori (training-free scores)
     head_type: type | None = None  # the Head class make_head builds; its __init__ arguments are the head settings
+    pairs_in_batches = False  # True: the head trains in batches and takes the pair unit of each row (``pairs``)
 
     def __init__(self, name: str, head_params: dict | None = None, **train):
         self.name = name
@@ -155,8 +161,7 @@ class FeatureDetector:
         t0 = time.time()
         train = manifest.subset(lambda s: cfg.include_partial or s.label != "partial")
         if cfg.sources == "paired":
-            paired = paired_sources(train)
-            train = train.subset(lambda s: s.source in paired)
+            train = train.subset(np.flatnonzero(paired_mask(train)))
         elif cfg.sources != "all":
             raise ValueError(f"sources must be 'paired' or 'all', not {cfg.sources!r}")
         if len(train.counts("is_fake")) < 2:
@@ -171,13 +176,23 @@ class FeatureDetector:
             blocks.append((X, ok))
         y = np.array([s.is_fake for s in train], dtype=np.int64)
         w = source_weights(train) if cfg.balance_sources else np.ones(len(train))
-        groups = [s.source or "(none)" for s in train]
+        pair_keys = train.pair_keys()
+        linked = any(s.pair for s in train)
+        groups = source_groups(train, pair_keys)
+        # One unit per pair and view: the rows a network head keeps in one batch with one augmentation.
+        units = np.array([f"{v}|{k}" for v in range(len(blocks)) for k in pair_keys])
 
         def stack(idx):
             Xs = np.concatenate([X[idx][ok[idx]] for X, ok in blocks])
             ys = np.concatenate([y[idx][ok[idx]] for _, ok in blocks])
             ws = np.concatenate([w[idx][ok[idx]] for _, ok in blocks])
-            return Xs, ys, ws
+            us = np.concatenate([units[v * len(train) + idx][ok[idx]] for v, (_, ok) in enumerate(blocks)])
+            return Xs, ys, ws, us
+
+        def fit_head(params, stacked):
+            Xs, ys, ws, us = stacked
+            together = {"pairs": us} if linked and self.pairs_in_batches else {}
+            return self.make_head(params).fit(Xs, ys, ws, **together)
 
         # Cross-fitting: every candidate head is scored on held-out folds of
         # the training data; the best candidate (by held-out AUC) is kept, and
@@ -187,7 +202,8 @@ class FeatureDetector:
         # Out of source, the images of sources the head does not train on (single-class sources under the
         # paired recipe) are held out too: scored by heads trained on all the training sources, they show
         # how the score behaves on sources it never saw, as users' images are.
-        extra = manifest.subset(lambda s: s.label != "partial" and s.source not in set(groups)) if (
+        trained_sources = {s.source for s in train}
+        extra = manifest.subset(lambda s: s.label != "partial" and s.source not in trained_sources) if (
             out_of_source and len(train) < len(manifest)) else Manifest([], root=manifest.root)  # fmt: skip
         # Leave-generators-out: each generator's fakes held out in turn (real images by source).
         fold_groups = [group_of(s, "generator") for s in train] if cfg.calibration == "logo" else groups
@@ -200,18 +216,18 @@ class FeatureDetector:
         y_pool = np.array([s.is_fake for s in pool], dtype=np.int64)
         candidates = self.head_candidates()
         oof = np.full((len(candidates), len(pool)), np.nan)
-        folds = self._cross_fit_folds(fold_groups, y)
+        folds = self._cross_fit_folds(fold_groups, y, pair_keys if linked else None)
         if len(extra):
             folds.append(np.arange(len(train), len(pool)))
         fold_heads: dict[int, Head] = {}
         for f, test_idx in enumerate(folds):
             train_idx = np.setdiff1d(np.arange(len(train)), test_idx)
-            Xs, ys, ws = stack(train_idx)
-            if len(set(ys)) < 2:
+            stacked = stack(train_idx)
+            if len(set(stacked[1])) < 2:
                 continue
             keep = test_idx[ok0[test_idx]]
             for c, params in enumerate(candidates):
-                head = self.make_head(params).fit(Xs, ys, ws)
+                head = fit_head(params, stacked)
                 oof[c, keep] = head.decision(X0[keep])
                 if cfg.calibration == "holdout":
                     fold_heads[c] = head
@@ -240,7 +256,7 @@ class FeatureDetector:
         if cfg.calibration == "holdout":
             self.head_ = fold_heads[best]  # trained on all but the held-out fold
         else:
-            self.head_ = self.make_head(self.head_params_).fit(*stack(np.arange(len(train))))
+            self.head_ = fit_head(self.head_params_, stack(np.arange(len(train))))
         self.trained_on_ = {
             "images": int(ok0.sum()),
             "rows_with_augmentation": int(sum(ok.sum() for _, ok in blocks)),
@@ -286,7 +302,11 @@ class FeatureDetector:
         log(f"{self.name}: trained in {time.time() - t0:.0f}s")
         return self
 
-    def _cross_fit_folds(self, groups: list[str], y: np.ndarray) -> list[np.ndarray]:
+    def _cross_fit_folds(self, groups: list[str], y: np.ndarray,
+                         pair_keys: list[str] | None = None) -> list[np.ndarray]:  # fmt: skip
+        """Held-out folds of the training images. With ``pair_keys`` (given when the manifest links pairs),
+        the members of a pair stay in one stratified fold; they share a group (their real image's source)
+        for the source folds anyway."""
         cfg = self.train_config
         if cfg.calibration == "source":
             return group_kfold(groups, cfg.calib_folds, seed=cfg.seed)
@@ -294,7 +314,11 @@ class FeatureDetector:
             names = np.asarray(groups)
             return [np.flatnonzero(names == g) for g in sorted(set(groups))]
         if cfg.calibration in ("stratified", "holdout"):
-            folds = stratified_folds([f"{g}|{label}" for g, label in zip(groups, y)], cfg.calib_folds, seed=cfg.seed)
+            strata = [f"{g}|{label}" for g, label in zip(groups, y)]
+            if pair_keys is not None:
+                folds = stratified_unit_folds(strata, pair_keys, cfg.calib_folds, seed=cfg.seed)
+            else:
+                folds = stratified_folds(strata, cfg.calib_folds, seed=cfg.seed)
             return folds[:1] if cfg.calibration == "holdout" else folds
         raise ValueError(f"calibration must be 'stratified', 'holdout', 'source', 'loso' or 'logo', not "
                          f"{cfg.calibration!r}")  # fmt: skip

@@ -10,7 +10,10 @@ architectures, not training tricks:
   JPEG), or of the matched-processing view (NPR reads the ``region384`` view
   instead and cuts native crops from it: its head's ``training_inputs`` and
   ``decision``);
-- random horizontal flips, the family's own batch augmentation if it has one,
+- random horizontal flips, the family's own batch augmentation if it has one
+  (the rows of a linked pair, a real image and its aligned counterparts under
+  one view, share a batch, a flip and an augmentation draw:
+  ``train.recipe.paired_batches``),
   AdamW with a one-cycle schedule (``train.loop``), binary cross-entropy
   weighted so that each source and class counts alike
   (``train.recipe.source_weights``);
@@ -36,6 +39,7 @@ import numpy as np
 
 from ..features.extract import PIXEL_SIZE
 from ..registry import register
+from ..train.recipe import paired_batches
 from ..types import field_types, strict_config
 from .base import FeatureDetector
 from .heads import Head
@@ -117,7 +121,12 @@ class NetHead(Head):
         region, say) cuts them here."""
         return X[idx]
 
-    def fit(self, X, y, w=None):
+    def fit(self, X, y, w=None, pairs=None):
+        """Train on uint8 crops ``X`` (N, S, S, 3) with labels ``y`` and weights ``w``.
+
+        ``pairs``: a unit per row (equal for the rows of a real image and its counterparts under one
+        view); each unit then lands whole in one batch, with one flip and one batch-augmentation draw.
+        """
         import torch
 
         from ..train.loop import describe_device, device, fit
@@ -133,15 +142,21 @@ class NetHead(Head):
         aug = self.family.augment
 
         def batches(epoch):
-            order = rng.permutation(len(y))
-            for start in range(0, len(order), cfg.batch):
-                idx = order[start : start + cfg.batch]
+            if pairs is None:
+                order = rng.permutation(len(y))
+                chunks = (order[start : start + cfg.batch] for start in range(0, len(order), cfg.batch))
+            else:
+                chunks = paired_batches(pairs, cfg.batch, rng)
+            for idx in chunks:
                 if len(idx) < 2:
                     continue  # batch norm needs two samples
                 xb, yb = self.training_inputs(X, idx, rng), y[idx]
-                if aug:
-                    xb, yb = aug(xb, yb, rng)
-                flip = rng.random(len(idx)) < 0.5
+                if pairs is None:
+                    if aug:
+                        xb, yb = aug(xb, yb, rng)
+                    flip = rng.random(len(idx)) < 0.5
+                else:
+                    xb, yb, flip = same_draw_per_unit(xb, yb, pairs[idx], aug, rng)
                 xb = np.where(flip[:, None, None, None], xb[:, :, ::-1], xb)
                 yield (self.to_input(xb, dev), torch.as_tensor(yb, dtype=torch.float32, device=dev),
                        torch.as_tensor(w[idx], dtype=torch.float32, device=dev))  # fmt: skip
@@ -190,11 +205,27 @@ class NetHead(Head):
         return self
 
 
+def same_draw_per_unit(xb: np.ndarray, yb: np.ndarray, units: np.ndarray, aug: Callable | None,
+                       rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """A batch's augmentation with one random draw per unit: every row of a unit gets the family's batch
+    augmentation from a generator seeded alike (the augmentations draw independently of the pixels) and
+    the same flip. Returns the crops, the labels and the flip of each row."""
+    _, code = np.unique(units, return_inverse=True)
+    seeds = rng.integers(0, 2**63, size=code.max() + 1)
+    flip_unit = rng.random(code.max() + 1) < 0.5
+    if aug:
+        xb, yb = xb.copy(), yb.copy()
+        for i, u in enumerate(code):
+            xb[i : i + 1], yb[i : i + 1] = aug(xb[i : i + 1], yb[i : i + 1], np.random.default_rng(seeds[u]))
+    return xb, yb, flip_unit[code]
+
+
 class NetworkDetector(FeatureDetector):
     """A detector whose head is a family's network on the ``crop128`` pixel view."""
 
     family = "cnn"
     extractors = ("crop128",)
+    pairs_in_batches = True
 
     def __init__(self, family: NetworkFamily, head_params: dict | None = None, **train):
         train.setdefault("calibration", "holdout")

@@ -4,7 +4,9 @@ A *view* is what happens to the decoded pixels before the extractor sees them:
 
 - ``clean``: nothing;
 - ``aug<i>``: the ``i``-th training augmentation (seeded by the image's
-  content hash, so every extractor sees the same augmented pixels);
+  content hash, so every extractor sees the same augmented pixels; a
+  counterpart linked to a real image by the manifest's ``pair`` column is
+  seeded by its real image's key, so the pair gets the same draw);
 - ``matched<size>q<quality>``: matched processing (see ``data.perturb.Matched``).
 """
 
@@ -24,15 +26,34 @@ from ..io import ImageLoadError, load_image
 from .cache import FeatureCache
 
 
+def view_rng(view: str, key: str) -> np.random.Generator:
+    """The random generator of an ``aug<i>`` view of the image (or pair) known by ``key``."""
+    return np.random.default_rng(int.from_bytes(hashlib.sha256(f"{key}/{view}".encode()).digest()[:8], "little"))
+
+
 def apply_view(img: Image.Image, view: str, key: str) -> Image.Image:
+    """``img`` under ``view``; ``key`` seeds the augmentation of an ``aug<i>`` view (the image's key, or its
+    pair's: see :meth:`~fakescope.data.manifest.Manifest.pair_keys`)."""
     if view == "clean":
         return img
     if view.startswith("aug"):
-        seed = int.from_bytes(hashlib.sha256(f"{key}/{view}".encode()).digest()[:8], "little")
-        return augment(img, np.random.default_rng(seed))
+        return augment(img, view_rng(view, key))
     if view.startswith("matched"):
         return Matched.parse_tag(view)(img)
     raise ValueError(f"unknown view {view!r}; expected clean, aug<i> or matched<size>q<quality>")
+
+
+def view_seeds(manifest: Manifest, view: str) -> list[str]:
+    """Per sample, the key that seeds its ``view``: the pair key for an ``aug<i>`` view, else its own key."""
+    return manifest.pair_keys() if view.startswith("aug") else [s.key for s in manifest]
+
+
+def cache_keys(manifest: Manifest, view: str, seeds: list[str] | None = None) -> list[str]:
+    """The feature-cache key of each sample under ``view``: ``<content key>|<view>``, plus the pair key
+    when a counterpart's augmentation is drawn from its pair's seed (it is cached apart from the same
+    file under its own draw)."""
+    seeds = seeds if seeds is not None else view_seeds(manifest, view)
+    return [f"{s.key}|{view}" + ("" if seed == s.key else f"|pair={seed}") for s, seed in zip(manifest, seeds)]
 
 
 def extract(
@@ -51,7 +72,8 @@ def extract(
         array; rows of unreadable images are zero and ``ok`` is False there.
     """
     cache = cache or FeatureCache()
-    keys = [f"{s.key}|{view}" for s in manifest]
+    seeds = view_seeds(manifest, view)
+    keys = cache_keys(manifest, view, seeds)
     have = {name: cache.get_many(EXTRACTORS[name].cache_key, keys) for name in extractors}
     todo = [i for i, k in enumerate(keys) if any(k not in have[n] for n in extractors)]
     bad: set[int] = set()
@@ -61,7 +83,7 @@ def extract(
     def decode(i: int):
         s = manifest[i]
         try:
-            return apply_view(load_image(s.file), view, s.key)
+            return apply_view(load_image(s.file), view, seeds[i])
         except ImageLoadError as exc:
             if on_error:
                 on_error(str(s.file), exc.reason)

@@ -69,10 +69,11 @@ def export_features(manifest, extractor: str, view: str, path: str | Path, cache
     from PIL import Image
 
     from ..features.extract import EXTRACTORS
+    from .batch import cache_keys
 
     cache = cache or FeatureCache()
     ex = EXTRACTORS[extractor]
-    keys = list(dict.fromkeys(f"{s.key}|{view}" for s in manifest))  # identical files once
+    keys = list(dict.fromkeys(cache_keys(manifest, view)))  # identical files once
     have = cache.get_many(ex.cache_key, keys)
     missing = [k for k in keys if k not in have]
     if missing:

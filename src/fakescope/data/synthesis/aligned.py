@@ -10,6 +10,9 @@ localizers). The autoencoders live in :mod:`.autoencoders` (they need PyTorch).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
 import numpy as np
 from PIL import Image
 
@@ -18,11 +21,31 @@ from .local import Edit, blend, blob_mask, soft_region
 KINDS = ("aligned", "aligned-local")
 
 
+@dataclass
+class Deferred:
+    """An autoencoder known by name now and built on first use, so that a rerun which only reuses the
+    counterparts already made neither loads nor trains it."""
+
+    name: str
+    build: Callable[[], object]
+    _built: object = field(default=None, repr=False)
+
+    def get(self):
+        if self._built is None:
+            self._built = self.build()
+        return self._built
+
+
+def built(ae):
+    """The autoencoder itself, building a :class:`Deferred` one."""
+    return ae.get() if isinstance(ae, Deferred) else ae
+
+
 def aligned(img: Image.Image, ae) -> Edit:
     """The whole image through ``ae``: every pixel is generated (mask all ones)."""
     from .autoencoders import round_trip
 
-    out = round_trip(ae, img)
+    out = round_trip(built(ae), img)
     ones = np.ones((img.height, img.width), np.float32)
     return Edit(out, ones, ones.astype(np.uint8), "aligned", {"autoencoder": getattr(ae, "name", "?")})
 
@@ -36,6 +59,6 @@ def aligned_local(img: Image.Image, ae, rng: np.random.Generator, area: tuple[fl
     feather = float(rng.choice([0.0, 1.5, 3.0]))
     weight, binary = soft_region(region, feather)
     base = np.asarray(img.convert("RGB"), dtype=np.float64)
-    remade = np.asarray(round_trip(ae, img), dtype=np.float64)
+    remade = np.asarray(round_trip(built(ae), img), dtype=np.float64)
     return Edit(blend(base, remade, weight), weight, binary, "aligned-local",
                 {"autoencoder": getattr(ae, "name", "?"), "feather": feather})  # fmt: skip

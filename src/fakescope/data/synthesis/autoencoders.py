@@ -220,6 +220,27 @@ def round_trip(ae: nn.Module, img: Image.Image, tile: int = 1024, overlap: int =
     return Image.fromarray(np.clip(np.round(out[:h, :w] * 255), 0, 255).astype(np.uint8))
 
 
+def _own_config(spec: str) -> OwnAEConfig:
+    """The config of ``ae-<upsampler>[-l<latent>]``."""
+    parts = spec.split("-")
+    if parts[0] != "ae" or len(parts) not in (2, 3) or parts[1] not in UPSAMPLERS:
+        raise ValueError(f"unknown autoencoder {spec!r}: use taef2 or ae-<{'|'.join(UPSAMPLERS)}>[-l<latent>]")
+    cfg = OwnAEConfig(upsampler=parts[1])
+    if len(parts) == 3:
+        if not (parts[2].startswith("l") and parts[2][1:].isdigit()):
+            raise ValueError(f"{spec!r}: the latent size is written l<channels>, e.g. ae-nearest-l4")
+        cfg.latent = int(parts[2][1:])
+    return cfg
+
+
+def spec_name(spec: str) -> str:
+    """The name the autoencoder of ``spec`` will have (``taef2``, ``ae-nearest-l8``), without building it."""
+    if spec == "taef2":
+        return spec
+    cfg = _own_config(spec)
+    return f"ae-{cfg.upsampler}-l{cfg.latent}"
+
+
 def autoencoder_from_spec(spec: str, weights: str | Path | None = None, reals: list[Image.Image] | None = None,
                           log=None) -> Autoencoder:  # fmt: skip
     """``taef2`` (from ``weights``, or the folder in ``$FAKESCOPE_TAEF2``) or ``ae-<upsampler>[-l<latent>]``,
@@ -231,14 +252,7 @@ def autoencoder_from_spec(spec: str, weights: str | Path | None = None, reals: l
         if not folder:
             raise ValueError("taef2 needs its weights folder: --autoencoder-weights DIR (or FAKESCOPE_TAEF2)")
         return load_taef2(folder)
-    parts = spec.split("-")
-    if parts[0] != "ae" or len(parts) not in (2, 3) or parts[1] not in UPSAMPLERS:
-        raise ValueError(f"unknown autoencoder {spec!r}: use taef2 or ae-<{'|'.join(UPSAMPLERS)}>[-l<latent>]")
-    cfg = OwnAEConfig(upsampler=parts[1])
-    if len(parts) == 3:
-        if not (parts[2].startswith("l") and parts[2][1:].isdigit()):
-            raise ValueError(f"{spec!r}: the latent size is written l<channels>, e.g. ae-nearest-l4")
-        cfg.latent = int(parts[2][1:])
+    cfg = _own_config(spec)
     if not reals:
         raise ValueError(f"{spec} is trained on real images, and none were given")
     return train_own_autoencoder(reals, cfg, log=log)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
@@ -11,7 +10,7 @@ import numpy as np
 from PIL import Image
 
 from ...io import ImageLoadError, load_image
-from ..manifest import Manifest, Sample
+from ..manifest import Manifest, Sample, file_sha256
 from .aligned import KINDS as ALIGNED_KINDS
 from .aligned import aligned, aligned_local
 from .local import copy_move, inpaint, splice
@@ -35,7 +34,10 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
     local edits; for the aligned kinds (which need ``autoencoder``) generator
     ``fakescope-<kind>-<autoencoder>``, label ``fake`` for a whole re-made image.
     An ``aligned`` counterpart is named after its real image's sha256 and reused
-    when it is already in ``out`` (a real image has one counterpart per autoencoder).
+    when it is already in ``out`` (a real image has one counterpart per autoencoder);
+    ``autoencoder`` may be a :class:`~.aligned.Deferred` one, built only when a
+    counterpart has to be made. Every row links to the real image it was made
+    from: column ``pair``, that image's sha256 (training keeps the two together).
     """
     unknown = set(kinds) - set(KNOWN_KINDS)
     if unknown:
@@ -107,7 +109,7 @@ def _aligned_stem(base: Sample, img, kind: str, ae, index: int) -> str:
     """``aligned``: named after the real image's content, so it is found again; ``aligned-local``: numbered."""
     name = getattr(ae, "name", "ae")
     if kind == "aligned":
-        digest = base.sha256 or hashlib.sha256(img.tobytes()).hexdigest()
+        digest = base.sha256 or file_sha256(base.file)
         return f"{digest[:16]}-aligned-{name}"
     return f"{index:05d}-aligned-local-{name}"
 
@@ -119,5 +121,6 @@ def _row(img_path: Path, out: Path, stem: str, kind: str, base: Sample, img, ae)
         path=f"images/{stem}.png", label="fake" if whole else "partial", generator=generator,
         family="autoencoder" if whole else "synthetic", source=SYNTH_SOURCE, license=base.license,
         mask=f"masks/{stem}.png", width=img.width, height=img.height, orig_width=img.width,
-        orig_height=img.height, orig_format="PNG", sha256=hashlib.sha256(img_path.read_bytes()).hexdigest(),
+        orig_height=img.height, orig_format="PNG", sha256=file_sha256(img_path),
+        pair=base.sha256 or file_sha256(base.file),
     )  # fmt: skip

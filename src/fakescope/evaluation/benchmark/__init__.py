@@ -7,7 +7,11 @@ For every registered detector (whose optional packages are installed):
 - leave-one-source-out on the files as they are;
 - leave-generators-out (grouped folds; real images grouped by source), on the
   files as they are and under matched processing;
-- the shortcut audit under each of those protocols.
+- the shortcut audit under each of those protocols;
+- when named with ``--protocols``: ``loso-matched-modern`` (the LOSO-matched folds scored on real images
+  and the fakes of generators released 2023 or later only) and ``aligned-only`` /
+  ``aligned-only-matched`` (trained on real images and their autoencoder counterparts only, tested on
+  every collected generator; ``evaluation.aligned_only``).
 
 Networks trained end to end run the matched-processing protocols only, at full
 size on a GPU and at reduced size on a CPU. ``--part`` writes some detectors'

@@ -6,16 +6,24 @@ import importlib.util
 
 from ...data.perturb import Matched
 from ...registry import entry
+from ..protocols import MODERN
 
 
 MATCHED = Matched(256, 90)
-#: protocol key -> (group by, matched processing)
+#: protocol key -> how it runs: group-held-out folds (group by, matched processing, the test slice scored),
+#: or ``aligned=True``: trained on real images and their aligned counterparts only (``evaluation.aligned_only``)
 PROTOCOLS: dict[str, dict] = {
     "loso-matched": dict(by="source", matched=MATCHED),
     "loso": dict(by="source", matched=None),
     "logo": dict(by="generator", matched=None),
     "logo-matched": dict(by="generator", matched=MATCHED),
+    "loso-matched-modern": dict(by="source", matched=MATCHED, test=MODERN),
+    "aligned-only": dict(aligned=True, matched=None),
+    "aligned-only-matched": dict(aligned=True, matched=MATCHED),
 }
+#: what runs when no protocol is named; the others (the modern slice, aligned-only) are asked for by name
+#: with ``--protocols`` (aligned-only makes its counterparts first, and needs the TAEF2 weights)
+DEFAULT_PROTOCOLS = ("loso-matched", "loso", "logo", "logo-matched")
 #: detectors trained end to end per fold: only the matched-processing protocols (CPU time), and at
 #: reduced size when no GPU is visible
 SPEC_CNN = {"dct-cnn": {"calib_folds": 2, "head_params": {"epochs": 4, "width": 8}}}
@@ -33,24 +41,30 @@ def device_name() -> str:
     return f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else "cpu"
 
 
+def asked(protocols: list[str] | None) -> list[str]:
+    """The protocol keys a run covers, in the page's order."""
+    return [k for k in PROTOCOLS if (k in protocols if protocols else k in DEFAULT_PROTOCOLS)]
+
+
+def recipes(key: str, name: str = "") -> tuple[str, ...]:
+    """Training recipes a protocol runs with: LOSO-matched compares the paired recipe with all sources
+    (an ensemble's members carry their own recipes: one run is the whole ensemble)."""
+    return ("paired", "all") if key == "loso-matched" and name != "ensemble" else ("paired",)
+
+
 def plan(name: str, protocols: list[str] | None, cuda: bool) -> list[tuple[str, str, dict, str]]:
     """(protocol key, recipe, config, settings) for one detector."""
     reduced = entry(name).reduced
+    keys = asked(protocols)
     if reduced:  # end-to-end networks
-        keys = ["loso-matched", "logo-matched"]
+        keys = [k for k in keys if PROTOCOLS[k]["matched"] is not None]
         cfg, settings = ({}, "full") if cuda else ({"head_params": reduced}, "reduced")
-        recipes = {k: ["paired"] for k in keys}
-    elif name in SPEC_CNN:
-        keys = ["loso-matched", "loso", "logo-matched"]
+        return [(k, "paired", cfg, settings) for k in keys]
+    if name in SPEC_CNN:
+        keys = [k for k in keys if PROTOCOLS[k]["matched"] is not None or k == "loso"]
         cfg, settings = (({}, "full") if cuda else (SPEC_CNN[name], "reduced"))
-        recipes = {k: ["paired"] for k in keys}
-    else:
-        keys = list(PROTOCOLS)
-        cfg, settings = {}, "full"
-        # An ensemble's members carry their own recipes: one run is the whole ensemble.
-        both = ["paired"] if name == "ensemble" else ["paired", "all"]
-        recipes = {k: both if k == "loso-matched" else ["paired"] for k in keys}
-    return [(k, r, cfg, settings) for k in keys if not protocols or k in protocols for r in recipes[k]]
+        return [(k, "paired", cfg, settings) for k in keys]
+    return [(k, r, {}, "full") for k in keys for r in recipes(k, name)]
 
 
 def folds_cap(key: str, max_folds: int | None) -> int | None:

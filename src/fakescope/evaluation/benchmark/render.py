@@ -135,7 +135,8 @@ def reliability_svg(runs: list[dict]) -> str:
 
 def _trust_table(runs: list[dict], plot_name: str) -> list[str]:
     """How far the probabilities and verdicts can be trusted on sources never seen (LOSO, matched)."""
-    order = {"loso-matched": 0, "loso": 1, "logo-matched": 2, "logo": 3}
+    order = {"loso-matched": 0, "loso": 1, "logo-matched": 2, "logo": 3, "loso-matched-modern": 4,
+             "aligned-only": 5, "aligned-only-matched": 6}  # fmt: skip
     per = [r for r in runs if r["summary"].get("calibration") and r["protocol_key"] in order]
     if not per:
         return []
@@ -271,6 +272,9 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
             proto = next(r["summary"]["protocol"] for r in runs if r["protocol_key"] == key)
             lines += [f"## {title}", "", f"Protocol: {proto}.", "", metrics_table(rows, "detector [recipe]", HEADLINE)]
     lines += _logo_matrix(runs, plot_name)
+    lines += _modern_section(runs, audits)
+    for key in ("aligned-only", "aligned-only-matched"):
+        lines += _aligned_section(runs, audits, key)
     lines += _per_source(runs, chosen)
     from ..loc_benchmark import render_localization
 
@@ -338,6 +342,62 @@ def _logo_matrix(runs: list[dict], plot_name: str) -> list[str]:
         cells = [f"{fmt(r['summary']['by_generator'].get(g, {}).get('auc'), 2)} / "
                  f"{fmt(r['summary']['by_generator'].get(g, {}).get('recall'), 2)}" for g in gens]  # fmt: skip
         lines.append(f"| {_label(r)} | " + " | ".join(cells) + " |")
+    return lines + [""]
+
+
+def _group_cells(summary: dict, by: str, groups: list[str]) -> list[str]:
+    return [f"{fmt(summary[by].get(g, {}).get('auc'), 2)} / {fmt(summary[by].get(g, {}).get('recall'), 2)}"
+            for g in groups]  # fmt: skip
+
+
+def _modern_section(runs: list[dict], audits: dict) -> list[str]:
+    """LOSO under matched processing, scored on real images and the fakes of generators of 2023 on."""
+    from ..protocols import MODERN_GENERATORS
+
+    per, gens = _ranked(runs, "by_generator", "loso-matched-modern")
+    if not per:
+        return []
+    rows = {_label(r): _row(r["summary"]) for r in per}
+    if "loso-matched-modern" in audits:
+        rows["shortcut audit [paired]"] = _row(audits["loso-matched-modern"])
+    n_fake = per[0]["summary"]["overall"].get("n_fake")
+    lines = ["## Modern generators: leave-one-source-out, matched processing, test restricted to 2023 on", "",
+             f"Protocol: {per[0]['summary']['protocol']}. The folds and training are those of LOSO-matched (each "
+             "model trained on every other source, older generators' fakes included); only the real images and "
+             f"the {n_fake} fakes of generators released in 2023 or later ({len(MODERN_GENERATORS)} generator "
+             "names in `MODERN_GENERATORS`, `evaluation/protocols.py`: FLUX.1 and its LoRAs and InfiniteYou portraits, "
+             "FLUX.1 Kontext, SD3/3.5, SDXL and SDXL-Turbo, Fooocus' 128 px SDXL previews, Stable Cascade, "
+             "AuraFlow, HunyuanDiT, DALL-E 3, Firefly, Midjourney v5 and v6.1) are scored; the fakes of older "
+             "generators are not.", "", metrics_table(rows, "detector [recipe]", HEADLINE),
+             "Per modern generator with at least 5 fakes: its fakes against all real images, AUC / recall at 0.5.",
+             "", "| detector | " + " | ".join(gens) + " |", "|---|" + "---|" * len(gens)]  # fmt: skip
+    lines += [f"| {_label(r)} | " + " | ".join(_group_cells(r["summary"], "by_generator", gens)) + " |" for r in per]
+    return lines + [""]
+
+
+def _aligned_section(runs: list[dict], audits: dict, key: str) -> list[str]:
+    """Trained on real images and their autoencoder counterparts only, tested on every collected generator."""
+    per, fams = _ranked(runs, "by_family", key)
+    if not per:
+        return []
+    setup = per[0]["summary"].get("setup") or {}
+    rows = {_label(r): _row(r["summary"]) for r in per}
+    if key in audits:
+        rows["shortcut audit (trained on the same pairs)"] = _row(audits[key])
+    aes = ", ".join(a.removeprefix("fakescope-aligned-") for a in setup.get("autoencoders", []))
+    title = "files as they are" if key == "aligned-only" else "matched processing"
+    lines = [f"## Aligned-only training ({title}): no collected fake in training", "",
+             f"Protocol: {per[0]['summary']['protocol']}. Training data: {setup.get('reals')} real images "
+             f"({', '.join(f'{s} {n}' for s, n in (setup.get('real_sources') or {}).items())}), centre-cropped "
+             f"to {setup.get('side')} px at native resolution, and {setup.get('pairs')} counterparts made from "
+             f"them by the autoencoders {aes} (one per real image and autoencoder; our own autoencoders "
+             "trained on those crops only). Each real image and its counterparts are a linked pair: the same "
+             "augmentation draw, the same cross-fitting fold. Test: every collected fake of the data (partial "
+             "edits apart) against the real images no counterpart was made from.", "",
+             metrics_table(rows, "detector [recipe]", HEADLINE),
+             "Per generator family: its fakes against all held-out real images, AUC / recall at 0.5.", "",
+             "| detector | " + " | ".join(fams) + " |", "|---|" + "---|" * len(fams)]  # fmt: skip
+    lines += [f"| {_label(r)} | " + " | ".join(_group_cells(r["summary"], "by_family", fams)) + " |" for r in per]
     return lines + [""]
 
 

@@ -13,10 +13,10 @@ import numpy as np
 
 from ...data.manifest import Manifest
 from ...registry import list_detectors
-from ..protocols import cross_validate, shortcut_cv, summarize
+from ..protocols import Predictions, cross_validate, shortcut_cv, summarize
 from ..report import fmt
 from .choose import backfill_calibration, select
-from .plan import PROTOCOLS, available, device_name, folds_cap, plan
+from .plan import PROTOCOLS, asked, available, device_name, folds_cap, plan, recipes
 from .render import write_page
 from .throughput import measure_throughput
 
@@ -40,16 +40,52 @@ def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 
     return results
 
 
+def aligned_setup(quick: bool):
+    """The aligned-only training data: a few hundred pairs at 256 px, fewer for ``--quick``."""
+    from ..aligned_only import AlignedSetup
+
+    return AlignedSetup(n_reals=24) if quick else AlignedSetup()
+
+
+def predict(name: str, key: str, manifest: Manifest, recipe: str, max_folds: int | None, config: dict,
+            autoencoder_weights: Path | None, quick: bool, log=print) -> Predictions:  # fmt: skip
+    """One detector's predictions under one protocol."""
+    kw = dict(PROTOCOLS[key])
+    if kw.pop("aligned", False):
+        from ... import weights
+        from ..aligned_only import aligned_only
+
+        return aligned_only(name, manifest, weights.home() / "benchmark-synth", aligned_setup(quick),
+                            taef2=autoencoder_weights, log=log, sources=recipe, **kw, **config)  # fmt: skip
+    return cross_validate(name, manifest, log=log, sources=recipe, max_folds=folds_cap(key, max_folds), **kw,
+                          **config)  # fmt: skip
+
+
+def audit(key: str, manifest: Manifest, recipe: str, max_folds: int | None, autoencoder_weights: Path | None,
+          quick: bool) -> Predictions:  # fmt: skip
+    """The shortcut audit under one protocol (for aligned-only: trained on the same aligned pairs)."""
+    kw = dict(PROTOCOLS[key])
+    if kw.pop("aligned", False):
+        from ... import weights
+        from ..aligned_only import aligned_only_audit
+
+        return aligned_only_audit(manifest, weights.home() / "benchmark-synth", aligned_setup(quick),
+                                  taef2=autoencoder_weights, **kw)  # fmt: skip
+    return shortcut_cv(manifest, sources=recipe, max_folds=folds_cap(key, max_folds), **kw)
+
+
 def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = False,
                   throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
-                  settings: dict[str, dict] | None = None, recipes: list[str] | None = None,
+                  settings: dict[str, dict] | None = None, autoencoder_weights: Path | None = None,
+                  only_recipes: list[str] | None = None,
                   log=print) -> dict:  # fmt: skip
     """Run the protocols for the chosen detectors.
 
     With ``part``, only the detectors' runs are written there (for another machine's share, e.g. the
     networks trained on a GPU), to be merged with :func:`merge_parts`; else the whole page is written.
     ``settings``: per detector, settings that replace the benchmark's own (e.g. ``calibration="loso"``);
-    such runs are shown with their settings and are not candidates for the default. ``recipes``: only
+    such runs are shown with their settings and are not candidates for the default.
+    ``autoencoder_weights``: the TAEF2 folder, for the aligned-only protocols. ``only_recipes``: only
     these training recipes (default: each protocol's own). With ``part``, the file is rewritten after
     every run, so an interrupted run keeps what it finished.
     """
@@ -69,7 +105,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
 
     command = (f"fakescope benchmark --detectors {detectors}" + (" --quick" if quick else "")
                + (f" --protocols {','.join(protocols)}" if protocols else "")
-               + (f" --recipes {','.join(recipes)}" if recipes else "")
+               + (f" --recipes {','.join(only_recipes)}" if only_recipes else "")
                + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()))  # fmt: skip
     def meta_of(t0: float) -> dict:
         return {
@@ -81,25 +117,21 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
 
     audits = {}
     if part is None:
-        for key, kw in PROTOCOLS.items():
-            if protocols and key not in protocols:
-                continue
-            for recipe in ("paired", "all") if key == "loso-matched" else ("paired",):
-                pred = shortcut_cv(manifest, sources=recipe, max_folds=folds_cap(key, max_folds), **kw)
+        for key in asked(protocols):
+            for recipe in recipes(key):
+                pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick)
                 a = audits[key if recipe == "paired" else f"{key}-all"] = summarize(pred)
                 log(f"shortcut audit [{recipe}] {a['protocol']}: AUC {fmt(a['overall'].get('auc'))}")
     runs = []
     for name in names:
         for key, recipe, cfg, size in plan(name, protocols, cuda):
-            if recipes and recipe not in recipes:
+            if only_recipes and recipe not in only_recipes:
                 continue
-            kw = PROTOCOLS[key]
             given = (settings or {}).get(name, {})
             merged = {**config, **cfg, **given}
             if quick and "head_params" in cfg:
                 merged["calib_folds"] = max(2, merged.get("calib_folds", 3))
-            pred = cross_validate(name, manifest, log=log, sources=recipe, max_folds=folds_cap(key, max_folds),
-                                  **kw, **merged)  # fmt: skip
+            pred = predict(name, key, manifest, recipe, max_folds, merged, autoencoder_weights, quick, log)
             s = summarize(pred)
             runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": size,
                          "set": given, "device": device, "seconds": round(pred.seconds, 1),

@@ -1,0 +1,194 @@
+"""The aligned-only protocol: a detector trained without any collected generated image, on real images and
+their aligned counterparts alone, then tested on every generator of the data.
+
+A fixed set of real images is chosen from the manifest (spread over the real sources in proportion to
+their size, in a seeded hash order); each is centre-cropped to ``side`` px at native resolution (no
+resampling) and sent through each autoencoder (TAEF2 and/or our own, trained on those crops only), which
+makes its counterpart: same content and framing, pixels re-made by a decoder. Training sees the crops and
+their counterparts, linked as pairs (same augmentation draw, same fold). The test set is every other
+image of the manifest: all collected fakes (and, reported apart, the partial edits) against the real
+images that no counterpart was made from.
+
+The crops and counterparts are made once and cached (``$FAKESCOPE_HOME/benchmark-synth/aligned-...``,
+one folder per autoencoder); a rerun reuses them, building no autoencoder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..data.manifest import Manifest, Sample, file_sha256
+from ..data.perturb import Matched
+from ..io import ImageLoadError, load_image
+from ..registry import create
+from .protocols import Predictions
+from .shortcut import ShortcutModel, metadata
+
+
+@dataclass(frozen=True)
+class AlignedSetup:
+    """What the aligned-only training data is made of."""
+
+    n_reals: int = 240  # real images counterparts are made from (and left out of the test set)
+    side: int = 256  # crop side: a TAEF2 round trip of a 256 px image takes about 1 s on 2 CPU cores
+    autoencoders: tuple[str, ...] = ("taef2", "ae-transposed")  # one counterpart of each real per autoencoder
+    seed: int = 0
+
+
+def choose_reals(manifest: Manifest, n: int, side: int, seed: int = 0) -> list[Sample]:
+    """``n`` real images with both sides at least ``side`` px, each real source contributing in proportion
+    to its size (at least one), in an order fixed by ``seed`` and the images' keys."""
+    pool: dict[str, list[Sample]] = {}
+    for s in manifest:
+        if s.label == "real" and _size_ok(s, side):
+            pool.setdefault(s.source, []).append(s)
+    total = sum(len(v) for v in pool.values())
+    if not total:
+        raise ValueError(f"no real image has both sides of at least {side} px")
+
+    def order(s: Sample) -> str:
+        return hashlib.sha256(f"{seed}/{s.key}".encode()).hexdigest()
+
+    chosen: list[Sample] = []
+    for src in sorted(pool):
+        members = sorted(pool[src], key=order)
+        chosen += members[: max(1, round(n * len(members) / total))]
+    return sorted(chosen, key=order)[:n]
+
+
+def _size_ok(s: Sample, side: int) -> bool:
+    if s.width and s.height:
+        return min(s.width, s.height) >= side
+    try:
+        return min(load_image(s.file).size) >= side
+    except ImageLoadError:
+        return False
+
+
+def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef2: Path | None = None,
+                       log: Callable[[str], None] = print) -> tuple[Manifest, list[Sample]]:  # fmt: skip
+    """The crops of the chosen real images and their counterparts (linked by ``pair``), made or reused
+    under ``work``; returns ``(training manifest, the chosen real images of manifest)``."""
+    from ..data.synthesis.aligned import Deferred
+    from ..data.synthesis.autoencoders import autoencoder_from_spec, spec_name
+    from ..data.synthesis.make import synthesize
+
+    chosen = choose_reals(manifest, setup.n_reals, setup.side, setup.seed)
+    digest = hashlib.sha256("\n".join(sorted(s.key for s in chosen)).encode()).hexdigest()[:10]
+    folder = work / f"aligned-n{len(chosen)}-s{setup.side}-seed{setup.seed}-{digest}"
+    crops = _crops(chosen, folder / "reals", setup.side, log)
+    parts = [crops]
+    for spec in setup.autoencoders:
+        name = spec_name(spec)
+        out = folder / name
+        if (out / "manifest.csv").is_file() and len(made := Manifest.read(out / "manifest.csv")) == len(crops):
+            parts.append(made)
+            continue
+
+        def build(spec=spec):
+            if spec == "taef2":
+                folder_ = taef2 or os.environ.get("FAKESCOPE_TAEF2")
+                if not folder_ or not Path(folder_).is_dir():
+                    raise FileNotFoundError(f"the aligned-only protocol needs the TAEF2 weights folder "
+                                            f"(--autoencoder-weights, or FAKESCOPE_TAEF2); not found: {folder_}")  # fmt: skip
+                return autoencoder_from_spec(spec, folder_)
+            return autoencoder_from_spec(spec, reals=[load_image(s.file) for s in crops], log=log)
+
+        t0 = time.time()
+        log(f"aligned-only: {name} counterparts of {len(crops)} real crops into {out}")
+        made = synthesize(crops, out, len(crops), kinds=("aligned",), seed=setup.seed,
+                          autoencoder=Deferred(name, build))  # fmt: skip
+        log(f"aligned-only: {len(made)} {name} counterparts ready ({time.time() - t0:.0f}s)")
+        parts.append(made)
+    train = Manifest([s for m in parts for s in m], root=folder, name="aligned-only-train")
+    return train, chosen
+
+
+def _crops(chosen: list[Sample], out: Path, side: int, log) -> Manifest:
+    """Centre ``side`` x ``side`` crops of ``chosen`` at native resolution, lossless PNG, as real images of
+    their sources (``crop`` says where; ``orig_*`` is the file they came from)."""
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for s in chosen:
+        path = out / f"{(s.sha256 or file_sha256(s.file))[:16]}.png"
+        img = None if path.is_file() and s.width and s.height else load_image(s.file)
+        w, h = img.size if img is not None else (s.width, s.height)
+        left, top = (w - side) // 2, (h - side) // 2
+        if not path.is_file():
+            img.crop((left, top, left + side, top + side)).save(path)
+        rows.append(Sample(path=f"reals/{path.name}", label="real", source=s.source, license=s.license,
+                           width=side, height=side, orig_width=w, orig_height=h,
+                           orig_format=s.orig_format or "", crop=f"{side}x{side}+{left}+{top}",
+                           sha256=file_sha256(path)))  # fmt: skip
+    return Manifest(rows, root=out.parent, name="aligned-reals")
+
+
+def held_out_set(manifest: Manifest, chosen: list[Sample]) -> Manifest:
+    """Every image of ``manifest`` except the real images counterparts were made from."""
+    used = {s.key for s in chosen}
+    return manifest.subset(lambda s: s.key not in used, name=f"{manifest.name}-aligned-test")
+
+
+def describe(train: Manifest, setup: AlignedSetup) -> dict:
+    """The training data in a few numbers, for the benchmark's table."""
+    fakes = [s for s in train if s.label == "fake"]
+    return {"autoencoders": sorted(Counter(s.generator for s in fakes)), "pairs": len(fakes),
+            "reals": sum(s.label == "real" for s in train), "side": setup.side,
+            "real_sources": dict(sorted(Counter(s.source for s in train if s.label == "real").items())),
+            "setup": asdict(setup)}  # fmt: skip
+
+
+def aligned_only(detector: str, manifest: Manifest, work: Path, setup: AlignedSetup = AlignedSetup(),
+                 matched: Matched | None = None, taef2: Path | None = None,
+                 log: Callable[[str], None] = lambda m: None, **config) -> Predictions:  # fmt: skip
+    """Train ``detector`` once on the aligned pairs, score every other image of ``manifest``."""
+    t0 = time.time()
+    train, chosen = build_training_set(manifest, work, setup, taef2, log)
+    test = held_out_set(manifest, chosen)
+    view = matched.tag if matched else "clean"
+    det = create(detector, **config).fit(train, matched=view if matched else None, log=log)
+    X, ok = det.features_of(test, view)
+    p = np.full(len(test), np.nan)
+    p[ok] = det.proba_from_features(X[ok])
+    extra: dict = {"setup": describe(train, setup)}
+    if hasattr(det, "conformal_"):
+        rel = det.reliability(X[ok], p[ok])
+        sets, far = [None] * len(test), [None] * len(test)
+        for i, r in zip(np.flatnonzero(ok), rel):
+            sets[i], far[i] = list(r["verdict_set"]), r["far"]
+        extra |= {"verdict_sets": sets, "far": far}
+    log(f"{detector}: aligned-only trained on {len(train)} images, scored {int(ok.sum())}")
+    return Predictions(test, p, detector, protocol_name(train, setup, matched), 1, time.time() - t0, extra)
+
+
+def aligned_only_audit(manifest: Manifest, work: Path, setup: AlignedSetup = AlignedSetup(),
+                       matched: Matched | None = None, taef2: Path | None = None) -> Predictions:  # fmt: skip
+    """The shortcut audit (file properties only) trained on the same aligned pairs, scored on the same test set."""
+    t0 = time.time()
+    train, chosen = build_training_set(manifest, work, setup, taef2, log=lambda m: None)
+    test = held_out_set(manifest, chosen)
+    view = matched.tag if matched else "clean"
+    Xtr, Xte = metadata(train, view), metadata(test, view)
+    ytr = np.array([s.is_fake for s in train], dtype=int)
+    keep = ~np.isnan(Xtr).any(axis=1)
+    model = ShortcutModel().fit(Xtr[keep], ytr[keep])
+    p = np.full(len(test), np.nan)
+    ok = ~np.isnan(Xte).any(axis=1)
+    p[ok] = model.predict_proba(Xte[ok])
+    return Predictions(test, p, "shortcut-audit [aligned]", protocol_name(train, setup, matched), 1,
+                       time.time() - t0, {"setup": describe(train, setup)})  # fmt: skip
+
+
+def protocol_name(train: Manifest, setup: AlignedSetup, matched: Matched | None) -> str:
+    d = describe(train, setup)
+    name = (f"aligned-only: trained on {d['reals']} real {setup.side} px crops and {d['pairs']} aligned "
+            f"counterparts ({', '.join(d['autoencoders'])}), no collected fake; tested on every other image")  # fmt: skip
+    return name + (f", matched processing ({matched.size} px, JPEG q{matched.quality})" if matched else "")
