@@ -237,6 +237,7 @@ def test_aligned_only_trains_on_no_collected_fake_and_makes_no_counterpart_from_
         assert any(np.array_equal(arr, np.asarray(Image.open(c.file).convert("RGB"))) for c in crops.values())
     s = summarize(pred)
     assert s["setup"]["pairs"] == 4 and s["setup"]["autoencoders"] == ["fakescope-aligned-ae-nearest-l4"]
+    assert 5 < s["setup"]["psnr_db"]["fakescope-aligned-ae-nearest-l4"] < 60
     assert set(s["by_generator"]) == {"FLUX.1", "biggan"} and not np.isnan(pred.p).any()
     assert len(builds) == 1
     aligned_only_audit(m, tmp_path / "work", setup)  # a rerun reuses the counterparts: no autoencoder built
@@ -252,8 +253,8 @@ def test_benchmark_runs_the_modern_slice_and_aligned_only_into_their_own_tables(
     from fakescope.evaluation.aligned_only import AlignedSetup
 
     monkeypatch.setenv("FAKESCOPE_HOME", str(tmp_path / "home"))
-    monkeypatch.setattr(run, "aligned_setup", lambda quick: AlignedSetup(n_reals=4, side=128,
-                                                                           autoencoders=("ae-nearest-l4",)))  # fmt: skip
+    small = AlignedSetup(n_reals=4, side=128, autoencoders=("ae-nearest-l4",))
+    monkeypatch.setattr(run, "aligned_setup", lambda quick: small)
     (tmp_path / "d").mkdir()
     manifest = generations_dataset(tmp_path / "d").write(tmp_path / "d" / "m.csv")
     out = tmp_path / "B.md"

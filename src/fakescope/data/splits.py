@@ -99,6 +99,6 @@ def stratified_folds(strata: list[str], k: int, seed: int = 0) -> list[np.ndarra
 def stratified_unit_folds(strata: list[str], units: list[str], k: int, seed: int = 0) -> list[np.ndarray]:
     """:func:`stratified_folds` over units (e.g. the pairs of a real image and its counterparts), each unit
     whole in one fold and stratified by the stratum of its first item; returns item indices per fold."""
-    names, first, code = np.unique(np.asarray(units), return_index=True, return_inverse=True)
+    _, first, code = np.unique(np.asarray(units), return_index=True, return_inverse=True)
     folds = stratified_folds([strata[i] for i in first], k, seed=seed)
     return [np.flatnonzero(np.isin(code, f)) for f in folds]

@@ -97,8 +97,8 @@ def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef
             if spec == "taef2":
                 folder_ = taef2 or os.environ.get("FAKESCOPE_TAEF2")
                 if not folder_ or not Path(folder_).is_dir():
-                    raise FileNotFoundError(f"the aligned-only protocol needs the TAEF2 weights folder "
-                                            f"(--autoencoder-weights, or FAKESCOPE_TAEF2); not found: {folder_}")  # fmt: skip
+                    raise FileNotFoundError("the aligned-only protocol needs the TAEF2 weights folder "
+                                            f"(--autoencoder-weights, or FAKESCOPE_TAEF2); not found: {folder_}")
                 return autoencoder_from_spec(spec, folder_)
             return autoencoder_from_spec(spec, reals=[load_image(s.file) for s in crops], log=log)
 
@@ -137,13 +137,28 @@ def held_out_set(manifest: Manifest, chosen: list[Sample]) -> Manifest:
     return manifest.subset(lambda s: s.key not in used, name=f"{manifest.name}-aligned-test")
 
 
+def fidelity(train: Manifest) -> dict[str, float]:
+    """Mean PSNR (dB) of each autoencoder's counterparts against their real crops: how much of the content a
+    round trip keeps (an autoencoder that blurs or shifts colours makes pairs that differ by more than
+    generation traces)."""
+    reals = {s.sha256: s for s in train if s.label == "real"}
+    psnr: dict[str, list[float]] = {}
+    for s in train:
+        if s.is_fake and s.pair in reals:
+            a = np.asarray(load_image(s.file), dtype=np.float64)
+            b = np.asarray(load_image(reals[s.pair].file), dtype=np.float64)
+            mse = max(((a - b) ** 2).mean(), 1e-10)
+            psnr.setdefault(s.generator, []).append(10 * np.log10(255.0**2 / mse))
+    return {g: round(float(np.mean(v)), 1) for g, v in sorted(psnr.items())}
+
+
 def describe(train: Manifest, setup: AlignedSetup) -> dict:
     """The training data in a few numbers, for the benchmark's table."""
     fakes = [s for s in train if s.label == "fake"]
     return {"autoencoders": sorted(Counter(s.generator for s in fakes)), "pairs": len(fakes),
             "reals": sum(s.label == "real" for s in train), "side": setup.side,
             "real_sources": dict(sorted(Counter(s.source for s in train if s.label == "real").items())),
-            "setup": asdict(setup)}  # fmt: skip
+            "psnr_db": fidelity(train), "setup": asdict(setup)}  # fmt: skip
 
 
 def aligned_only(detector: str, manifest: Manifest, work: Path, setup: AlignedSetup = AlignedSetup(),
@@ -158,7 +173,8 @@ def aligned_only(detector: str, manifest: Manifest, work: Path, setup: AlignedSe
     X, ok = det.features_of(test, view)
     p = np.full(len(test), np.nan)
     p[ok] = det.proba_from_features(X[ok])
-    extra: dict = {"setup": describe(train, setup)}
+    setup_info = describe(train, setup)
+    extra: dict = {"setup": setup_info}
     if hasattr(det, "conformal_"):
         rel = det.reliability(X[ok], p[ok])
         sets, far = [None] * len(test), [None] * len(test)
@@ -166,7 +182,7 @@ def aligned_only(detector: str, manifest: Manifest, work: Path, setup: AlignedSe
             sets[i], far[i] = list(r["verdict_set"]), r["far"]
         extra |= {"verdict_sets": sets, "far": far}
     log(f"{detector}: aligned-only trained on {len(train)} images, scored {int(ok.sum())}")
-    return Predictions(test, p, detector, protocol_name(train, setup, matched), 1, time.time() - t0, extra)
+    return Predictions(test, p, detector, protocol_name(setup_info, matched), 1, time.time() - t0, extra)
 
 
 def aligned_only_audit(manifest: Manifest, work: Path, setup: AlignedSetup = AlignedSetup(),
@@ -183,12 +199,13 @@ def aligned_only_audit(manifest: Manifest, work: Path, setup: AlignedSetup = Ali
     p = np.full(len(test), np.nan)
     ok = ~np.isnan(Xte).any(axis=1)
     p[ok] = model.predict_proba(Xte[ok])
-    return Predictions(test, p, "shortcut-audit [aligned]", protocol_name(train, setup, matched), 1,
-                       time.time() - t0, {"setup": describe(train, setup)})  # fmt: skip
+    setup_info = describe(train, setup)
+    return Predictions(test, p, "shortcut-audit [aligned]", protocol_name(setup_info, matched), 1,
+                       time.time() - t0, {"setup": setup_info})  # fmt: skip
 
 
-def protocol_name(train: Manifest, setup: AlignedSetup, matched: Matched | None) -> str:
-    d = describe(train, setup)
-    name = (f"aligned-only: trained on {d['reals']} real {setup.side} px crops and {d['pairs']} aligned "
-            f"counterparts ({', '.join(d['autoencoders'])}), no collected fake; tested on every other image")  # fmt: skip
+def protocol_name(d: dict, matched: Matched | None) -> str:
+    """The protocol's line for reports, from :func:`describe`'s numbers."""
+    name = (f"aligned-only: trained on {d['reals']} real {d['side']} px crops and {d['pairs']} aligned "
+            f"counterparts ({', '.join(d['autoencoders'])}), no collected fake; tested on every other image")
     return name + (f", matched processing ({matched.size} px, JPEG q{matched.quality})" if matched else "")

@@ -384,14 +384,16 @@ def _aligned_section(runs: list[dict], audits: dict, key: str) -> list[str]:
     rows = {_label(r): _row(r["summary"]) for r in per}
     if key in audits:
         rows["shortcut audit (trained on the same pairs)"] = _row(audits[key])
-    aes = ", ".join(a.removeprefix("fakescope-aligned-") for a in setup.get("autoencoders", []))
+    psnr = setup.get("psnr_db") or {}
+    aes = ", ".join(a.removeprefix("fakescope-aligned-") + (f" (PSNR {psnr[a]} dB)" if a in psnr else "")
+                    for a in setup.get("autoencoders", []))  # fmt: skip
     title = "files as they are" if key == "aligned-only" else "matched processing"
     lines = [f"## Aligned-only training ({title}): no collected fake in training", "",
              f"Protocol: {per[0]['summary']['protocol']}. Training data: {setup.get('reals')} real images "
              f"({', '.join(f'{s} {n}' for s, n in (setup.get('real_sources') or {}).items())}), centre-cropped "
              f"to {setup.get('side')} px at native resolution, and {setup.get('pairs')} counterparts made from "
              f"them by the autoencoders {aes} (one per real image and autoencoder; our own autoencoders "
-             "trained on those crops only). Each real image and its counterparts are a linked pair: the same "
+             "trained on those crops only; PSNR: mean agreement of a counterpart with its real crop). Each real image and its counterparts are a linked pair: the same "
              "augmentation draw, the same cross-fitting fold. Test: every collected fake of the data (partial "
              "edits apart) against the real images no counterpart was made from.", "",
              metrics_table(rows, "detector [recipe]", HEADLINE),
