@@ -249,7 +249,7 @@ def test_a_peer_is_never_chosen_as_the_default(monkeypatch):
     from fakescope.data.manifest import Manifest, Sample
     from fakescope.evaluation.benchmark import choose
 
-    monkeypatch.setattr(choose, "training_free_scores", lambda results, manifest: {})  # no images here
+    monkeypatch.setattr(choose, "training_free_scores", lambda results, manifest, known=None: {})  # no images here
 
     m = Manifest([Sample(path=f"{i}.png", label=("real", "fake")[i % 2], source="s") for i in range(8)])
     y = np.array([s.is_fake for s in m], dtype=float)
