@@ -138,25 +138,7 @@ def benchmark_autoencoder(reals: Manifest, log=print):
     return autoencoder_from_spec("ae-nearest", reals=[load_image(s.file) for s in reals]).to(device()).eval()
 
 
-def images_and_masks(test: Manifest):
-    """Each readable image of ``test`` with its ground-truth mask (authentic images: an empty mask)."""
-    for s in test:
-        try:
-            img, _ = open_image(s.file)
-        except ImageLoadError:
-            continue
-        mask = load_mask(s, img.size) if s.label == "partial" else None
-        yield img, mask if mask is not None else np.zeros((img.size[1], img.size[0]), np.float32)
-
-
-def baselines(test: Manifest) -> dict:
-    """Trivial maps on the same images: flag everything, flag nothing. A localizer must beat both."""
-    masks = [mask for _, mask in images_and_masks(test)]
-    return {"flag everything": localization_report([np.ones_like(m) for m in masks], masks),
-            "flag nothing": localization_report([np.zeros_like(m) for m in masks], masks)}  # fmt: skip
-
-
-def _test_items(test: Manifest):
+def scored_items(test: Manifest):
     """(image, mask, kind of edit) of each readable test image: authentic ones get an empty mask and no kind."""
     for s in test:
         try:
@@ -168,11 +150,18 @@ def _test_items(test: Manifest):
         yield img, mask, edit_kind(s) if s.label == "partial" else None
 
 
+def baselines(test: Manifest) -> dict:
+    """Trivial maps on the same images: flag everything, flag nothing. A localizer must beat both."""
+    masks = [mask for _, mask, _ in scored_items(test)]
+    return {"flag everything": localization_report([np.ones_like(m) for m in masks], masks),
+            "flag nothing": localization_report([np.zeros_like(m) for m in masks], masks)}  # fmt: skip
+
+
 def evaluate_localizer(loc, test: Manifest, by_kind: bool = False) -> dict:
     """The localization report of ``loc`` on ``test``; with ``by_kind``, also one per kind of edit
     (:func:`edit_kind`; authentic images join every kind's report, so each has its FP area and image AUC)."""
     maps, masks, kinds, seconds = [], [], [], time.time()
-    for img, mask, kind in _test_items(test):
+    for img, mask, kind in scored_items(test):
         masks.append(mask)
         kinds.append(kind)
         maps.append(loc.localize(img)["map"])
@@ -272,7 +261,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
 
 def baseline_kinds(test: Manifest) -> dict:
     """Flag everything, per kind of edit."""
-    items = [(mask, kind) for _, mask, kind in _test_items(test)]
+    items = [(mask, kind) for _, mask, kind in scored_items(test)]
     masks, kinds = [m for m, _ in items], [k for _, k in items]
     return kind_reports([np.ones_like(m) for m in masks], masks, kinds)
 

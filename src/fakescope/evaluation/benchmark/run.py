@@ -107,12 +107,13 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                + (f" --protocols {','.join(protocols)}" if protocols else "")
                + (f" --recipes {','.join(only_recipes)}" if only_recipes else "")
                + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()))  # fmt: skip
-    def meta_of(t0: float) -> dict:
+
+    def meta_of() -> dict:
         return {
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick,
             "command": command, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
-            "seconds": round(time.time() - t0),
+            "seconds": round(time.time() - t_start),
         }  # fmt: skip
 
     audits = {}
@@ -139,16 +140,8 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
             log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
                 f"{size}, {device})")  # fmt: skip
             if part is not None:
-                write_part(part, {**meta_of(t_start), "runs": runs, "skipped_detectors": skipped})
-    meta = {
-        "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "manifest": str(manifest_path),
-        "n_images": len(manifest),
-        "quick": quick,
-        "command": command,
-        "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
-        "seconds": round(time.time() - t_start),
-    }
+                write_part(part, {**meta_of(), "runs": runs, "skipped_detectors": skipped})
+    meta = meta_of()
     if part is not None:
         write_part(part, {**meta, "runs": runs, "skipped_detectors": skipped})
         return {**meta, "runs": runs}
