@@ -147,7 +147,7 @@ def test_counterparts_link_to_their_real_image_and_a_rerun_builds_no_autoencoder
 
     reals = {file_sha256(s.file): s for s in Manifest.read(synthetic_manifest) if s.label == "real"}
     args = ["synth", str(synthetic_manifest), "--out", str(tmp_path / "s"), "-n", "4", "--kinds", "aligned",
-            "--autoencoder", "ae-nearest-l4"]  # fmt: skip
+            "--autoencoder", "ae-pixelshuffle-l4"]  # fmt: skip  (no shipped file: trained on the spot)
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0 and "epoch" in r.output  # the autoencoder was trained
     made = Manifest.read(tmp_path / "s" / "manifest.csv")
@@ -158,3 +158,48 @@ def test_counterparts_link_to_their_real_image_and_a_rerun_builds_no_autoencoder
     r = CliRunner().invoke(app, args)
     assert r.exit_code == 0 and "reused" in r.output and "epoch" not in r.output
     assert [s.pair for s in Manifest.read(tmp_path / "s" / "manifest.csv")] == [s.pair for s in made]
+
+
+def test_shipped_autoencoders_load_strictly_and_keep_a_real_photo(shared_data):
+    """Each full-size autoencoder shipped with fakescope loads by its name and re-makes a real photo of the
+    shared data closely (PSNR above 20 dB: a broken or mismatched file gives noise) but not exactly."""
+    from fakescope.data.manifest import Manifest
+    from fakescope.data.synthesis.autoencoders import SHIPPED, autoencoder_from_spec
+    from fakescope.io import load_image
+
+    files = sorted(p.stem for p in SHIPPED.glob("*.pt"))
+    assert {"ae-transposed-l8", "ae-nearest-l8", "ae-pixelshuffle-l8", "ae-bilinear-l8"} <= set(files)
+    real = next(s for s in Manifest.read(shared_data / "manifest.csv") if s.label == "real" and s.width and min(s.width, s.height) >= 256)
+    img = load_image(real.file)
+    img = img.crop((0, 0, 256, 256))
+    a = np.asarray(img, dtype=np.float64)
+    for name in files:
+        ae = autoencoder_from_spec(name.removesuffix("-l8") if name.endswith("-l8") else name)
+        assert ae.name == name
+        b = np.asarray(round_trip(ae, img), dtype=np.float64)
+        psnr = 10 * np.log10(255.0**2 / ((a - b) ** 2).mean())
+        assert 20 < psnr < 60, (name, psnr)
+
+
+def test_autoencoder_train_writes_a_file_that_synth_and_the_loader_take(tmp_path, synthetic_manifest):
+    from typer.testing import CliRunner
+
+    from fakescope.cli.main import app
+    from fakescope.data.synthesis.autoencoders import autoencoder_from_spec
+
+    out = tmp_path / "aes"
+    r = CliRunner().invoke(app, ["autoencoder", "train", str(synthetic_manifest), "--spec", "ae-bilinear-l4", "-o",
+                                 str(out), "--set", "epochs=1", "--set", "width=8", "--check", "2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert (out / "ae-bilinear-l4.pt").is_file() and "PSNR" in r.output
+    ae = autoencoder_from_spec("ae-bilinear-l4", out)
+    assert ae.name == "ae-bilinear-l4" and ae.encoder[0].out_channels == 8  # the settings came with the file
+    with pytest.raises(ValueError, match="holds ae-bilinear-l4, not ae-nearest-l4"):
+        autoencoder_from_spec("ae-nearest-l4", out / "ae-bilinear-l4.pt")
+    r = CliRunner().invoke(app, ["synth", str(synthetic_manifest), "--out", str(tmp_path / "s"), "-n", "2", "--kinds",
+                                 "aligned", "--autoencoder", "ae-bilinear-l4", "--autoencoder-weights",
+                                 str(out / "ae-bilinear-l4.pt")])  # fmt: skip
+    assert r.exit_code == 0 and "epoch" not in r.output, r.output
+    r = CliRunner().invoke(app, ["autoencoder", "train", str(synthetic_manifest), "--spec", "ae-bilinear", "-o",
+                                 str(out), "--set", "colour=3"])  # fmt: skip
+    assert r.exit_code == 2 and "unknown autoencoder setting 'colour'" in r.output

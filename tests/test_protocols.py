@@ -196,6 +196,57 @@ def test_the_modern_slice_scores_only_modern_fakes_and_reals_but_trains_on_old_f
     assert audit["overall"]["n"] == 20
 
 
+def _pairs_of(m: Manifest, root) -> Manifest:
+    """A stand-in pair set: each real image of ``m`` (as its own file) and a darkened counterpart linked to it."""
+    from fakescope.data.manifest import file_sha256
+
+    rows = []
+    for i, s in enumerate(x for x in m if x.label == "real"):
+        img = Image.open(s.file).convert("RGB")
+        real, fake = root / f"crop{i}.png", root / f"twin{i}.png"
+        img.save(real)
+        Image.fromarray((np.asarray(img) * 0.9).astype(np.uint8)).save(fake)
+        sha = file_sha256(real)
+        rows += [Sample(path=real.name, label="real", source=s.source, sha256=sha),
+                 Sample(path=fake.name, label="fake", source="fakescope-synth", generator="fakescope-aligned-x",
+                        pair=sha, sha256=file_sha256(fake))]  # fmt: skip
+    return Manifest(rows, root=root)
+
+
+def test_pairs_join_every_fold_except_those_made_from_the_held_out_source_and_are_never_scored(tmp_path, monkeypatch):
+    import fakescope.evaluation.protocols as protocols
+
+    (tmp_path / "d").mkdir()
+    (tmp_path / "p").mkdir()
+    m = generations_dataset(tmp_path / "d")
+    pairs = _pairs_of(m, tmp_path / "p")
+    crop_source = {s.sha256: s.source for s in pairs if s.label == "real"}
+    folds = []
+    real_create = protocols.create
+
+    def spy(name, **kw):
+        det = real_create(name, **kw)
+        fit = det.fit
+        det.fit = lambda train, **fkw: folds.append(list(train)) or fit(train, **fkw)
+        return det
+
+    monkeypatch.setattr(protocols, "create", spy)
+    pred = cross_validate("dct-linear", m, by="source", extra_train=pairs, n_aug=0, calib_folds=2, sources="all")
+    assert len(pred.manifest) == len(m) and not np.isnan(pred.p).any()  # only the data set's images are scored
+    assert "aligned counterparts" in pred.protocol
+    assert len(folds) == 3
+    for train in folds:
+        sources = {s.source for s in train if not s.pair and s.source != "fakescope-synth" and s.sha256 not in crop_source}
+        used = [s for s in train if s.pair]
+        held = {"a", "b", "old"} - sources
+        assert len(held) == 1  # one source held out per fold
+        # every pair whose real image comes from a training source joins; none from the held-out one
+        assert {crop_source[s.pair] for s in used} == {"a", "b"} - held
+        assert all(crop_source.get(s.sha256) != next(iter(held)) for s in train if s.sha256 in crop_source)
+    audit = shortcut_cv(m, by="source", extra_train=pairs)
+    assert "aligned counterparts" in audit.protocol and not np.isnan(audit.p).any()
+
+
 def test_aligned_only_trains_on_no_collected_fake_and_makes_no_counterpart_from_a_test_image(tmp_path, monkeypatch):
     pytest.importorskip("torch")
     import fakescope.data.synthesis.autoencoders as autoencoders
@@ -254,17 +305,20 @@ def test_benchmark_runs_the_modern_slice_and_aligned_only_into_their_own_tables(
 
     monkeypatch.setenv("FAKESCOPE_HOME", str(tmp_path / "home"))
     small = AlignedSetup(n_reals=4, side=128, autoencoders=("ae-nearest-l4",))
-    monkeypatch.setattr(run, "aligned_setup", lambda quick: small)
+    monkeypatch.setattr(run, "aligned_setup", lambda quick, *a, **k: small)
     (tmp_path / "d").mkdir()
     manifest = generations_dataset(tmp_path / "d").write(tmp_path / "d" / "m.csv")
     out = tmp_path / "B.md"
     r = CliRunner().invoke(app, ["benchmark", "--manifest", str(manifest), "--detectors", "dct-linear", "--protocols",
-                                 "loso-matched-modern,aligned-only", "--out", str(out), "--throughput-images", "0",
-                                 "--set", "n_aug=0", "--set", "calib_folds=2"])  # fmt: skip
+                                 "loso-matched-modern,aligned-only,loso-matched-aligned", "--out", str(out),
+                                 "--throughput-images", "0", "--set", "n_aug=0", "--set", "calib_folds=2"])  # fmt: skip
     assert r.exit_code == 0, r.output
     results = json.loads(out.with_suffix(".json").read_text())
-    assert {x["protocol_key"] for x in results["runs"]} == {"loso-matched-modern", "aligned-only"}
-    assert set(results["audits"]) == {"loso-matched-modern", "aligned-only"}
+    assert {x["protocol_key"] for x in results["runs"]} == {"loso-matched-modern", "aligned-only", "loso-matched-aligned"}
+    assert set(results["audits"]) == {"loso-matched-modern", "aligned-only", "loso-matched-aligned"}
+    paired = next(x for x in results["runs"] if x["protocol_key"] == "loso-matched-aligned")
+    assert paired["summary"]["setup"]["pairs"] == 4 and paired["summary"]["modern"]["n"] == 20
+    assert "## Aligned pairs and collected fakes" in out.read_text()
     text = out.read_text()
     assert "## Modern generators" in text and "| dct-linear [paired, n_aug=0, calib_folds=2] |" in text
     assert "## Aligned-only training (files as they are)" in text and "ae-nearest-l4" in text

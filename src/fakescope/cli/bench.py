@@ -23,7 +23,8 @@ def benchmark_command(
                                   "(the default: those that apply to each detector), loso-matched-modern (the "
                                   "test restricted to generators of 2023 on and real images), aligned-only, "
                                   "aligned-only-matched (trained on real images and their autoencoder "
-                                  "counterparts only)."),  # fmt: skip
+                                  "counterparts only), loso-matched-aligned (LOSO-matched with aligned pairs of "
+                                  "every real image added to the training data)."),  # fmt: skip
     part: Path = typer.Option(None, help="Write only these detectors' runs to this JSON file (e.g. the "
                               "networks trained on a GPU machine), for --merge."),  # fmt: skip
     localization: bool = typer.Option(False, help="Run the localization benchmark (every localizer under setups "
@@ -39,7 +40,11 @@ def benchmark_command(
                                    "calibration=loso, members=a:paired+b:paired for the ensemble); such runs "
                                    "are shown with their settings and do not compete for the default."),  # fmt: skip
     autoencoder_weights: Path = typer.Option(Path("../shared/weights/taef2"), help="Folder of the TAEF2 weights, "
-                                             "for the aligned-only protocols."),  # fmt: skip
+                                             "for the aligned protocols."),  # fmt: skip
+    autoencoders: str = typer.Option("", help="Comma-separated autoencoders whose counterparts the aligned "
+                                     "protocols train on (default: aligned-only taef2, ae-transposed, ae-nearest, "
+                                     "ae-pixelshuffle, ae-bilinear; loso-matched-aligned taef2, ae-nearest; our "
+                                     "own are the full-size ones shipped with fakescope)."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
     from ..evaluation.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
@@ -81,7 +86,8 @@ def benchmark_command(
     try:
         run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
                       protocols=chosen or None, part=part, settings=given, autoencoder_weights=autoencoder_weights,
-                      only_recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None, log=log)  # fmt: skip
+                      only_recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None,
+                      autoencoders=[a.strip() for a in autoencoders.split(",") if a.strip()] or None, log=log)  # fmt: skip
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
     if part:

@@ -24,6 +24,7 @@ app.command("synth")(synth.synth_command)
 app.add_typer(weights.app, name="weights")
 app.add_typer(data.app, name="manifest")
 app.add_typer(data.features_app, name="features")
+app.add_typer(synth.autoencoder_app, name="autoencoder")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -42,6 +42,12 @@ def train_command(
                                        "sources=all, C=0.01,0.1 (a list is a grid chosen on held-out folds)."),  # fmt: skip
     evidence: Path = typer.Option(None, help="A BENCHMARKS.json whose results for this detector and recipe go "
                                   "into the card's metrics."),  # fmt: skip
+    aligned_pairs: bool = typer.Option(False, help="Also train on aligned pairs: a 256 px crop of every real image "
+                                       "of the manifest large enough and its counterparts through TAEF2 and our own "
+                                       "ae-nearest (made once and cached, as the benchmark's "
+                                       "loso-matched-aligned protocol makes them)."),  # fmt: skip
+    autoencoder_weights: Path = typer.Option(Path("../shared/weights/taef2"), help="With --aligned-pairs: the "
+                                             "folder of the TAEF2 weights."),  # fmt: skip
     allow_outside: bool = ALLOW_OUTSIDE,
 ):
     """Train a detector or a localizer on a manifest and save it with its card."""
@@ -65,6 +71,8 @@ def train_command(
     det = model
     m = _manifest(manifest, allow_outside)
     mt = _matched(matched)
+    if aligned_pairs:
+        m = _with_pairs(m, autoencoder_weights)
     with one_line_errors(ValueError, about=manifest):  # e.g. no source holds both classes
         det.fit(m, matched=mt.tag if mt else None, log=log)
     if evidence:
@@ -73,11 +81,27 @@ def train_command(
         try:
             given = {k: v for k, v in settings_given.items() if k in ("members", "calibration")}
             det.metrics_ = card_evidence(evidence, det.name, det.train_config.sources, getattr(det, "members", None),
-                                         given or None)  # fmt: skip
+                                         given or None, pairs=aligned_pairs)  # fmt: skip
         except ValueError as exc:
             raise fail(str(exc)) from None
     det.save(out)
     err.print(f"saved {det.name} to {out}; trained on {det.trained_on_['images']} images", highlight=False)
+
+
+def _with_pairs(m, taef2: Path):
+    """``m`` and the aligned pairs of its real images (the benchmark's pool, made or reused)."""
+    from .. import weights
+    from ..data.manifest import Manifest
+    from ..evaluation.aligned_only import PAIRS_AUTOENCODERS, AlignedSetup, build_training_set
+
+    setup = AlignedSetup(n_reals=None, autoencoders=PAIRS_AUTOENCODERS)
+    try:
+        pairs, _ = build_training_set(m, weights.home() / "benchmark-synth", setup, taef2, log)
+    except (FileNotFoundError, ValueError, ImportError) as exc:
+        raise fail(f"--aligned-pairs: {exc}") from None
+    err.print(f"training adds {len(pairs)} aligned-pair images ({sum(s.is_fake for s in pairs)} counterparts)",
+              highlight=False)  # fmt: skip
+    return Manifest([*m, *pairs], name=f"{m.name}+pairs")
 
 
 def evaluate_command(

@@ -33,13 +33,23 @@ from .protocols import Predictions
 from .shortcut import ShortcutModel, metadata
 
 
+#: TAEF2 and our own autoencoders with the four decoder upsamplers
+DEFAULT_AUTOENCODERS = ("taef2", "ae-transposed", "ae-nearest", "ae-pixelshuffle", "ae-bilinear")
+#: the autoencoders of the pairs added to collected fakes (a pair of every real image: each autoencoder costs
+#: a round trip of about 1,000 images, 10-30 min on 2 CPU cores, and their features): TAEF2 and nearest + conv,
+#: the upsampler of latent-diffusion decoders
+PAIRS_AUTOENCODERS = ("taef2", "ae-nearest")
+
+
 @dataclass(frozen=True)
 class AlignedSetup:
     """What the aligned-only training data is made of."""
 
-    n_reals: int = 240  # real images counterparts are made from (and left out of the test set)
+    n_reals: int | None = 240  # real images counterparts are made from (and left out of the test set); None: all
     side: int = 256  # crop side: a TAEF2 round trip of a 256 px image takes about 1 s on 2 CPU cores
-    autoencoders: tuple[str, ...] = ("taef2", "ae-transposed")  # one counterpart of each real per autoencoder
+    # one counterpart of each real per autoencoder; our own are the full-size ones shipped in
+    # ``fakescope/trained/autoencoders`` (trained on real crops only; see its README)
+    autoencoders: tuple[str, ...] = DEFAULT_AUTOENCODERS
     seed: int = 0
 
 
@@ -78,20 +88,30 @@ def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef
     """The crops of the chosen real images and their counterparts (linked by ``pair``), made or reused
     under ``work``; returns ``(training manifest, the chosen real images of manifest)``."""
     from ..data.synthesis.aligned import Deferred
-    from ..data.synthesis.autoencoders import autoencoder_from_spec, spec_name
+    from ..data.synthesis.autoencoders import SHIPPED, autoencoder_from_spec, spec_name
     from ..data.synthesis.make import synthesize
 
-    chosen = choose_reals(manifest, setup.n_reals, setup.side, setup.seed)
-    digest = hashlib.sha256("\n".join(sorted(s.key for s in chosen)).encode()).hexdigest()[:10]
-    folder = work / f"aligned-n{len(chosen)}-s{setup.side}-seed{setup.seed}-{digest}"
-    crops = _crops(chosen, folder / "reals", setup.side, log)
+    # Counterparts are made for every real image large enough (one pool per data set, side and seed), and
+    # the setup's share of them is used: setups with more or fewer reals share the work.
+    pool = choose_reals(manifest, len(manifest), setup.side, setup.seed)
+    digest = hashlib.sha256("\n".join(sorted(s.key for s in pool)).encode()).hexdigest()[:10]
+    folder = work / f"aligned-pool-s{setup.side}-seed{setup.seed}-{digest}"
+    crops = _crops(pool, folder / "reals", setup.side, log)
+    chosen = choose_reals(manifest, setup.n_reals, setup.side, setup.seed) if setup.n_reals else pool
+    chosen_keys = {s.key for s in chosen}
+    crops = Manifest([c for s, c in zip(pool, crops) if s.key in chosen_keys], root=crops.root, name=crops.name)
+    keep = {c.sha256 for c in crops}
     parts = [crops]
     for spec in setup.autoencoders:
         name = spec_name(spec)
-        out = folder / name
-        if (out / "manifest.csv").is_file() and len(made := Manifest.read(out / "manifest.csv")) == len(crops):
-            parts.append(made)
-            continue
+        shipped = SHIPPED / f"{name}.pt"
+        # counterparts of our own autoencoders are kept per weights file (a retrained one makes new ones)
+        out = folder / (f"{name}-{file_sha256(shipped)[:8]}" if spec != "taef2" and shipped.is_file() else name)
+        if (out / "manifest.csv").is_file():  # made before, perhaps for more crops: the chosen ones' rows
+            made = Manifest.read(out / "manifest.csv").subset(lambda s: s.pair in keep)
+            if len(made) == len(crops):
+                parts.append(made)
+                continue
 
         def build(spec=spec):
             if spec == "taef2":
@@ -100,6 +120,8 @@ def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef
                     raise FileNotFoundError("the aligned-only protocol needs the TAEF2 weights folder "
                                             f"(--autoencoder-weights, or FAKESCOPE_TAEF2); not found: {folder_}")
                 return autoencoder_from_spec(spec, folder_)
+            if shipped.is_file():
+                return autoencoder_from_spec(spec)
             return autoencoder_from_spec(spec, reals=[load_image(s.file) for s in crops], log=log)
 
         t0 = time.time()

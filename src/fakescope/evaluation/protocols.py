@@ -119,15 +119,19 @@ def cross_validate(
     max_folds: int | None = None,
     log: Callable[[str], None] = lambda m: None,
     test: EvalSlice | None = None,
+    extra_train: Manifest | None = None,
     **config,
 ) -> Predictions:
     """Group-held-out predictions of a registered detector on ``manifest``.
 
     With ``test``, only the images of the slice are scored and returned (a fold without any is skipped);
     each fold's model trains on every image outside its held-out group, in the slice or not.
+    ``extra_train`` (e.g. real images and their aligned counterparts) joins every fold's training data,
+    except the pairs whose real image belongs to a held-out group; it is never scored.
     """
     t0 = time.time()
     folds = folds_for(manifest, by, max_folds)
+    extra_groups = pair_groups(extra_train, by) if extra_train is not None else []
     view = matched.tag if matched else "clean"
     scored_set = np.array([test.keep(s) for s in manifest], dtype=bool) if test else np.ones(len(manifest), bool)
     p = np.full(len(manifest), np.nan)
@@ -140,6 +144,10 @@ def cross_validate(
             continue
         train_idx = np.setdiff1d(np.arange(len(manifest)), held_idx)
         train, test_m = manifest.subset(train_idx), manifest.subset(test_idx)
+        if extra_train is not None:
+            held_groups = {group_of(s, by) for s in manifest.subset(held_idx)}
+            train = Manifest([*train, *(x for x, g in zip(extra_train, extra_groups) if g not in held_groups)],
+                             name=f"{manifest.name}+pairs")  # fmt: skip
         det = create(detector, **config).fit(train, matched=view if matched else None)
         X, ok = det.features_of(test_m, view)
         scored = test_idx[ok]
@@ -150,16 +158,37 @@ def cross_validate(
         held = sorted({group_of(s, by) for s in test_m})
         log(f"{detector}: fold {f + 1}/{len(folds)} (held out {', '.join(held)[:80]}) done")
     extra = {"verdict_sets": sets, "far": far} if any(s is not None for s in sets) else {}
-    pred = Predictions(manifest, p, detector, _protocol_name(by, len(folds), matched, test), len(folds),
-                       time.time() - t0, extra)  # fmt: skip
+    name = _protocol_name(by, len(folds), matched, test) + (_pairs_name(extra_train) if extra_train is not None else "")
+    pred = Predictions(manifest, p, detector, name, len(folds), time.time() - t0, extra)
     return pred.restrict(scored_set) if test else pred
 
 
+def pair_groups(extra: Manifest, by: str) -> list[str]:
+    """The group of each row of ``extra`` for leaving groups out: a counterpart (a row with ``pair``) takes
+    its real image's, so a pair leaves a fold whole."""
+    real_group = {s.sha256: group_of(s, by) for s in extra if not s.pair}
+    return [real_group.get(s.pair, group_of(s, by)) if s.pair else group_of(s, by) for s in extra]
+
+
+def _pairs_name(extra: Manifest) -> str:
+    gens = sorted({s.generator.removeprefix("fakescope-aligned-") for s in extra if s.is_fake})
+    reals = sum(not s.is_fake for s in extra)
+    return (f"; training adds {reals} real crops and their {len(extra) - reals} aligned counterparts "
+            f"({', '.join(gens)}), those of the held-out group left out")
+
+
 def shortcut_cv(manifest: Manifest, by: str = "source", matched: Matched | None = None, max_folds: int | None = None,
-                sources: str = "paired", test: EvalSlice | None = None) -> Predictions:  # fmt: skip
-    """The shortcut audit under the same folds, training recipe and test slice as :func:`cross_validate`."""
+                sources: str = "paired", test: EvalSlice | None = None,
+                extra_train: Manifest | None = None) -> Predictions:  # fmt: skip
+    """The shortcut audit under the same folds, training recipe, added pairs and test slice as
+    :func:`cross_validate`."""
     t0 = time.time()
     X = metadata(manifest, matched.tag if matched else "clean")
+    if extra_train is not None:
+        Xe = metadata(extra_train, matched.tag if matched else "clean")
+        ye = np.array([s.is_fake for s in extra_train], dtype=int)
+        ge = np.array(pair_groups(extra_train, by))
+        ok_e = ~np.isnan(Xe).any(axis=1)
     y = np.array([s.is_fake for s in manifest], dtype=int)
     train_ok = np.array([s.label != "partial" for s in manifest]) & ~np.isnan(X).any(axis=1)
     if sources == "paired":
@@ -173,11 +202,17 @@ def shortcut_cv(manifest: Manifest, by: str = "source", matched: Matched | None 
     for test_idx in folds:
         tr = np.setdiff1d(np.arange(len(manifest)), test_idx)
         tr = tr[train_ok[tr]]
-        model = ShortcutModel().fit(X[tr], y[tr], w[tr])
+        if extra_train is None:
+            model = ShortcutModel().fit(X[tr], y[tr], w[tr])
+        else:  # the pairs weigh as the median training image (they carry no source weight of their own)
+            held = {group_of(s, by) for s in manifest.subset(test_idx)}
+            e = np.flatnonzero(ok_e & ~np.isin(ge, sorted(held)))
+            model = ShortcutModel().fit(np.vstack([X[tr], Xe[e]]), np.concatenate([y[tr], ye[e]]),
+                                        np.concatenate([w[tr], np.full(len(e), np.median(w[tr]))]))  # fmt: skip
         te = test_idx[~np.isnan(X[test_idx]).any(axis=1)]
         p[te] = model.predict_proba(X[te])
-    pred = Predictions(manifest, p, f"shortcut-audit [{sources}]", _protocol_name(by, len(folds), matched, test),
-                       len(folds), time.time() - t0)  # fmt: skip
+    name = _protocol_name(by, len(folds), matched, test) + (_pairs_name(extra_train) if extra_train is not None else "")
+    pred = Predictions(manifest, p, f"shortcut-audit [{sources}]", name, len(folds), time.time() - t0)
     return pred.restrict(np.array([test.keep(s) for s in manifest], dtype=bool)) if test else pred
 
 

@@ -34,6 +34,8 @@ TAEF2_SHA256 = {
     "taef2_decoder.pth": "0a44a31e1ae59eb9dbf9359d24942fd3ef5928162c1800d97a28c61d51be0ab5",
 }
 UPSAMPLERS = ("transposed", "nearest", "pixelshuffle", "bilinear")
+#: our own autoencoders at full size, shipped with fakescope (see the README there)
+SHIPPED = Path(__file__).resolve().parents[2] / "trained" / "autoencoders"
 
 
 # ----------------------------------------------------------------------------- TAEF2
@@ -163,6 +165,11 @@ def own_autoencoder(cfg: OwnAEConfig) -> Autoencoder:
     return Autoencoder(enc, nn.Sequential(*dec_layers), f"ae-{cfg.upsampler}-l{cfg.latent}")
 
 
+#: the settings of our own autoencoders at full size (trained on a GPU; :class:`OwnAEConfig`'s defaults are
+#: the reduced size that trains in a few CPU minutes)
+FULL_SIZE = {"width": 64, "crop": 128, "batch": 32, "epochs": 60}
+
+
 def train_own_autoencoder(images: list[Image.Image], cfg: OwnAEConfig, log=None) -> Autoencoder:
     """Train :func:`own_autoencoder` on random crops of real images (L1 loss); returns it in eval mode."""
     from ...train.loop import device, fit
@@ -190,6 +197,49 @@ def train_own_autoencoder(images: list[Image.Image], cfg: OwnAEConfig, log=None)
 
     fit(ae, batches, loss, epochs=cfg.epochs, steps_per_epoch=per_epoch, lr=cfg.lr, log=log, name=ae.name)
     return ae.eval()
+
+
+def save_own_autoencoder(ae: Autoencoder, cfg: OwnAEConfig, path: str | Path, trained_on: dict | None = None) -> Path:
+    """Write an autoencoder of our own with its config (and what it was trained on) to one ``.pt`` file."""
+    from dataclasses import asdict
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # half precision: the file is committed beside the code (a few MB); loading turns it back to float32
+    state = {k: v.detach().cpu().half() if v.is_floating_point() else v.detach().cpu() for k, v in ae.state_dict().items()}
+    torch.save({"name": ae.name, "config": asdict(cfg), "trained_on": trained_on or {}, "state_dict": state}, path)
+    return path
+
+
+def load_own_autoencoder(path: str | Path, expect: str | None = None) -> Autoencoder:
+    """An autoencoder of our own from :func:`save_own_autoencoder`'s file, loaded strictly; ``expect`` (a
+    name such as ``ae-nearest-l8``) must match the file's.
+
+    Raises:
+        FileNotFoundError: no such file; ValueError: not such a file, or another autoencoder."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such autoencoder file")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+        cfg = OwnAEConfig(**blob["config"])
+    except Exception as exc:  # noqa: BLE001 - a file that is not ours, whatever the reason
+        raise ValueError(f"{path}: not an autoencoder file of fakescope ({exc})") from None
+    ae = own_autoencoder(cfg)
+    if expect and ae.name != expect:
+        raise ValueError(f"{path} holds {ae.name}, not {expect}")
+    ae.load_state_dict({k: v.float() for k, v in blob["state_dict"].items()}, strict=True)
+    return ae.eval()
+
+
+def psnr(ae: nn.Module, images: list[Image.Image]) -> float:
+    """Mean PSNR (dB) of ``ae``'s round trips against ``images``: how much of an image a round trip keeps."""
+    out = []
+    for img in images:
+        a = np.asarray(img.convert("RGB"), dtype=np.float64)
+        b = np.asarray(round_trip(ae, img), dtype=np.float64)
+        out.append(10 * np.log10(255.0**2 / max(((a - b) ** 2).mean(), 1e-10)))
+    return float(np.mean(out)) if out else float("nan")
 
 
 # ----------------------------------------------------------------------------- any image through any of them
@@ -244,7 +294,9 @@ def spec_name(spec: str) -> str:
 def autoencoder_from_spec(spec: str, weights: str | Path | None = None, reals: list[Image.Image] | None = None,
                           log=None) -> Autoencoder:  # fmt: skip
     """``taef2`` (from ``weights``, or the folder in ``$FAKESCOPE_TAEF2``) or ``ae-<upsampler>[-l<latent>]``,
-    one of our own, trained here on ``reals`` at the size of :class:`OwnAEConfig`."""
+    one of our own: loaded from ``weights`` when given (its file, or a folder holding ``<name>.pt``, as
+    ``fakescope autoencoder train`` writes), else the full-size one shipped in :data:`SHIPPED` if there is
+    one, else trained here on ``reals`` at the size of :class:`OwnAEConfig`."""
     import os
 
     if spec == "taef2":
@@ -253,6 +305,12 @@ def autoencoder_from_spec(spec: str, weights: str | Path | None = None, reals: l
             raise ValueError("taef2 needs its weights folder: --autoencoder-weights DIR (or FAKESCOPE_TAEF2)")
         return load_taef2(folder)
     cfg = _own_config(spec)
+    name = spec_name(spec)
+    if weights:
+        path = Path(weights)
+        return load_own_autoencoder(path / f"{name}.pt" if path.is_dir() else path, expect=name)
+    if (SHIPPED / f"{name}.pt").is_file():
+        return load_own_autoencoder(SHIPPED / f"{name}.pt", expect=name)
     if not reals:
         raise ValueError(f"{spec} is trained on real images, and none were given")
     return train_own_autoencoder(reals, cfg, log=log)

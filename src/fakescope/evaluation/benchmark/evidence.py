@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from .plan import PROTOCOLS
+
 
 def _entry(summary: dict) -> dict:
     out = {"overall": summary["overall"], "by_source": summary["by_source"]}
@@ -17,7 +19,8 @@ def _entry(summary: dict) -> dict:
     return out
 
 
-def card_evidence(path: str | Path, detector: str, recipe: str, members=None, settings: dict | None = None) -> dict:
+def card_evidence(path: str | Path, detector: str, recipe: str, members=None, settings: dict | None = None,
+                  pairs: bool = False) -> dict:  # fmt: skip
     """This detector's benchmark results (every protocol run with its recipe) for its card; for an ensemble,
     the fusion of its members.
 
@@ -28,11 +31,16 @@ def card_evidence(path: str | Path, detector: str, recipe: str, members=None, se
         members: an ensemble's fitted members (their names and recipes pick the fusion).
         settings: settings the detector was trained with that benchmark runs may have been given with
             ``--set`` (e.g. ``members``, ``calibration``): runs given exactly these are its own results.
+        pairs: the detector trained with aligned pairs added: its results are the runs (and fusions) of
+            the protocols that add them; else those of the others.
 
     Raises:
         ValueError: the file holds no result for this detector and recipe.
     """
     res = json.loads(Path(path).read_text())
+    res["runs"] = [r for r in res["runs"] if bool(PROTOCOLS.get(r["protocol_key"], {}).get("pairs")) == pairs]
+    res["fusions"] = [f for f in res.get("fusions", [])
+                      if bool(PROTOCOLS.get(f.get("protocol_key", "loso-matched"), {}).get("pairs")) == pairs]  # fmt: skip
     found = {}
     if members:
         want = [[m.name, m.train_config.sources] for m in members]

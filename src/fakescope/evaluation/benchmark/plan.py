@@ -11,7 +11,8 @@ from ..protocols import MODERN
 
 MATCHED = Matched(256, 90)
 #: protocol key -> how it runs: group-held-out folds (group by, matched processing, the test slice scored),
-#: or ``aligned=True``: trained on real images and their aligned counterparts only (``evaluation.aligned_only``)
+#: or ``aligned=True``: trained on real images and their aligned counterparts only (``evaluation.aligned_only``);
+#: ``pairs=True``: group-held-out folds whose training data also holds aligned pairs
 PROTOCOLS: dict[str, dict] = {
     "loso-matched": dict(by="source", matched=MATCHED),
     "loso": dict(by="source", matched=None),
@@ -20,9 +21,13 @@ PROTOCOLS: dict[str, dict] = {
     "loso-matched-modern": dict(by="source", matched=MATCHED, test=MODERN),
     "aligned-only": dict(aligned=True, matched=None),
     "aligned-only-matched": dict(aligned=True, matched=MATCHED),
+    # LOSO-matched with aligned pairs of every real image large enough added to each fold's training (the
+    # pairs made from the held-out source's real images left out): aligned pairs plus collected fakes
+    "loso-matched-aligned": dict(by="source", matched=MATCHED, pairs=True),
 }
-#: what runs when no protocol is named; the others (the modern slice, aligned-only) are asked for by name
-#: with ``--protocols`` (aligned-only makes its counterparts first, and needs the TAEF2 weights)
+#: what runs when no protocol is named; the others (the modern slice, aligned-only, LOSO-matched with aligned
+#: pairs) are asked for by name with ``--protocols`` (the aligned ones make their counterparts first, and need
+#: the TAEF2 weights)
 DEFAULT_PROTOCOLS = ("loso-matched", "loso", "logo", "logo-matched")
 #: detectors trained end to end per fold: only the matched-processing protocols (CPU time), and at
 #: reduced size when no GPU is visible

@@ -9,7 +9,8 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from ..report import fmt, metrics_table
-from .choose import FUSE_TOP
+from ..aligned_only import DEFAULT_AUTOENCODERS
+from .choose import FUSE_TOP, PAIRS_TAG, SELECTION
 from .plan import MATCHED
 
 
@@ -26,7 +27,10 @@ def _row(summary: dict) -> dict:
 def _label(r: dict) -> str:
     tag = "" if r.get("settings", "full") == "full" else ", reduced"
     tag += "".join(f", {k}={v}" for k, v in (r.get("set") or {}).items())
-    return f"{r['detector']} [{r['recipe']}{tag}]"
+    aes = (r["summary"].get("setup") or {}).get("setup", {}).get("autoencoders")
+    if aes and tuple(aes) != DEFAULT_AUTOENCODERS:  # an ablation: fewer (or other) autoencoders
+        tag += f", pairs of {'+'.join(aes)}"
+    return f"{r['detector']} [{r['recipe']}{tag}]" + PAIRS_TAG.get(r["protocol_key"], "")
 
 
 def write_page(results: dict, out: Path) -> None:
@@ -216,7 +220,7 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
         lines += [f"Skipped (optional packages missing): {', '.join(res['skipped_detectors'])}.", ""]
 
     lines += ["## Default detector selection: leave-one-source-out under matched processing", ""]
-    sel = {_label(r): _row(r["summary"]) for r in runs if r["protocol_key"] == "loso-matched"}
+    sel = {_label(r): _row(r["summary"]) for r in runs if r["protocol_key"] in SELECTION}
     sel = dict(sorted(sel.items(), key=lambda kv: -(kv[1].get("auc") or 0)))
     if "loso-matched" in audits:
         sel["shortcut audit [paired]"] = _row(audits["loso-matched"])
@@ -241,8 +245,8 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
         settings = (f"--set members={'+'.join(f'{d}:{r}' for d, r in chosen['members'])}" if rest
                     else f"--set sources={recipe}")  # fmt: skip
         train_cmd = (f"`fakescope train {'ensemble' if rest else det} --manifest ../shared/data/manifest.csv "
-                     f"{settings} --set calibration=loso --evidence docs/BENCHMARKS.json "
-                     "--out src/fakescope/trained/default`")  # fmt: skip
+                     f"{settings} --set calibration=loso{' --aligned-pairs' if chosen.get('pairs') else ''} "
+                     "--evidence docs/BENCHMARKS.json --out src/fakescope/trained/default`")  # fmt: skip
         lines += [
             "",
             f"**Chosen default: {chosen['name']}** (pooled AUC {fmt(chosen['auc'])}): the highest above among "
@@ -275,6 +279,7 @@ def render(res: dict, plot_name: str = "benchmarks-per-generator.svg",
     lines += _modern_section(runs, audits)
     for key in ("aligned-only", "aligned-only-matched"):
         lines += _aligned_section(runs, audits, key)
+    lines += _pairs_section(runs, audits, res.get("fusions") or [])
     lines += _per_source(runs, chosen)
     from ..loc_benchmark import render_localization
 
@@ -399,6 +404,50 @@ def _aligned_section(runs: list[dict], audits: dict, key: str) -> list[str]:
              metrics_table(rows, "detector [recipe]", HEADLINE),
              "Per generator family: its fakes against all held-out real images, AUC / recall at 0.5.", "",
              "| detector | " + " | ".join(fams) + " |", "|---|" + "---|" * len(fams)]  # fmt: skip
+    lines += [f"| {_label(r)} | " + " | ".join(_group_cells(r["summary"], "by_family", fams)) + " |" for r in per]
+    return lines + [""]
+
+
+def _pairs_section(runs: list[dict], audits: dict, fusions: list[dict]) -> list[str]:
+    """LOSO-matched with aligned pairs added to the training data, beside the same detectors without them."""
+    key = "loso-matched-aligned"
+    per, fams = _ranked(runs, "by_family", key)
+    if not per:
+        return []
+    setup = per[0]["summary"].get("setup") or {}
+    psnr = setup.get("psnr_db") or {}
+    aes = ", ".join(a.removeprefix("fakescope-aligned-") + (f" ({psnr[a]} dB)" if a in psnr else "")
+                    for a in setup.get("autoencoders", []))  # fmt: skip
+    plain = {(r["detector"], r["recipe"]): r for r in runs if r["protocol_key"] == "loso-matched" and not r.get("set")}
+    lines = ["## Aligned pairs and collected fakes: leave-one-source-out, matched processing", "",
+             f"Protocol: {per[0]['summary']['protocol']}. The folds, test images and matched processing are "
+             f"LOSO-matched's; every fold's training data also holds {setup.get('reals')} real {setup.get('side')} px "
+             f"crops (every real image with both sides at least that, at native resolution) and their "
+             f"{setup.get('pairs')} counterparts made by {aes} (PSNR of a counterpart against its crop), linked as "
+             "pairs; the pairs made from the held-out source's real images are left out of its fold. *modern*: the "
+             "same predictions on the real images and the fakes of generators of 2023 on. *without pairs*: the same "
+             "detector and recipe under LOSO-matched.", "",
+             "| detector [recipe] | AUC | AP | accuracy | ECE | modern AUC | without pairs: AUC | modern AUC |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
+    for r in per:
+        o, base = r["summary"]["overall"], plain.get((r["detector"], r["recipe"]))
+        cal = r["summary"].get("calibration") or {}
+        modern = (r["summary"].get("modern") or {}).get("auc")
+        cells = [fmt(o.get("auc")), fmt(o.get("ap")), fmt(o.get("accuracy")), fmt(cal.get("ece")), fmt(modern)]
+        cells += ([fmt(base["summary"]["overall"].get("auc")), fmt((base["summary"].get("modern") or {}).get("auc"))]
+                  if base else ["-", "-"])  # fmt: skip
+        lines.append(f"| {_label(r)} | " + " | ".join(cells) + " |")
+    if key in audits:
+        a = audits[key]["overall"]
+        lines.append(f"| shortcut audit (trained on the same data) | {fmt(a.get('auc'))} | {fmt(a.get('ap'))} | "
+                     f"{fmt(a.get('accuracy'))} | - | - | - | - |")  # fmt: skip
+    for f in sorted((f for f in fusions if f.get("protocol_key") == key),
+                    key=lambda f: -(f["summary"]["overall"].get("auc") or 0))[:3]:  # fmt: skip
+        o = f["summary"]["overall"]
+        lines.append(f"| fusion: {f['name']} | {fmt(o.get('auc'))} | {fmt(o.get('ap'))} | {fmt(o.get('accuracy'))} | "
+                     f"{fmt((f['summary'].get('calibration') or {}).get('ece'))} | {fmt(f.get('modern'))} | - | - |")
+    lines += ["", "Per generator family: its fakes against all real images, AUC / recall at 0.5.", "",
+              "| detector | " + " | ".join(fams) + " |", "|---|" + "---|" * len(fams)]  # fmt: skip
     lines += [f"| {_label(r)} | " + " | ".join(_group_cells(r["summary"], "by_family", fams)) + " |" for r in per]
     return lines + [""]
 

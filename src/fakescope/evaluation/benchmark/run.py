@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -13,7 +14,7 @@ import numpy as np
 
 from ...data.manifest import Manifest
 from ...registry import list_detectors
-from ..protocols import Predictions, cross_validate, shortcut_cv, summarize
+from ..protocols import MODERN, Predictions, cross_validate, shortcut_cv, summarize
 from ..report import fmt
 from .choose import backfill_calibration, select
 from .plan import PROTOCOLS, asked, available, device_name, folds_cap, plan, recipes
@@ -40,44 +41,68 @@ def refresh_throughput(manifest_path: Path, out: Path, throughput_images: int = 
     return results
 
 
-def aligned_setup(quick: bool):
-    """The aligned-only training data: a few hundred pairs at 256 px, fewer for ``--quick``."""
-    from ..aligned_only import AlignedSetup
+def aligned_setup(quick: bool, autoencoders: tuple[str, ...] | None = None, all_reals: bool = False):
+    """The aligned training data: a few hundred pairs at 256 px (fewer for ``--quick``), or a pair of every real
+    image large enough (``all_reals``); ``autoencoders`` replaces the default list."""
+    from ..aligned_only import PAIRS_AUTOENCODERS, AlignedSetup
 
-    return AlignedSetup(n_reals=24) if quick else AlignedSetup()
+    setup = AlignedSetup(n_reals=None, autoencoders=PAIRS_AUTOENCODERS) if all_reals else (
+        AlignedSetup(n_reals=24 if quick else 240))
+    return dataclasses.replace(setup, autoencoders=tuple(autoencoders)) if autoencoders else setup
+
+
+def _pairs(manifest: Manifest, quick: bool, autoencoders, autoencoder_weights: Path | None, log) -> tuple:
+    """The aligned pairs added to every fold's training under ``pairs=True`` protocols, and their setup."""
+    from ... import weights
+    from ..aligned_only import build_training_set, describe
+
+    setup = aligned_setup(quick, autoencoders, all_reals=True)
+    train, _ = build_training_set(manifest, weights.home() / "benchmark-synth", setup, autoencoder_weights, log)
+    return train, describe(train, setup)
 
 
 def predict(name: str, key: str, manifest: Manifest, recipe: str, max_folds: int | None, config: dict,
-            autoencoder_weights: Path | None, quick: bool, log=print) -> Predictions:  # fmt: skip
+            autoencoder_weights: Path | None, quick: bool, log=print, autoencoders=None) -> Predictions:  # fmt: skip
     """One detector's predictions under one protocol."""
     kw = dict(PROTOCOLS[key])
     if kw.pop("aligned", False):
         from ... import weights
         from ..aligned_only import aligned_only
 
-        return aligned_only(name, manifest, weights.home() / "benchmark-synth", aligned_setup(quick),
+        return aligned_only(name, manifest, weights.home() / "benchmark-synth", aligned_setup(quick, autoencoders),
                             taef2=autoencoder_weights, log=log, sources=recipe, **kw, **config)  # fmt: skip
+    if kw.pop("pairs", False):
+        extra, setup = _pairs(manifest, quick, autoencoders, autoencoder_weights, log)
+        pred = cross_validate(name, manifest, log=log, sources=recipe, max_folds=folds_cap(key, max_folds),
+                              extra_train=extra, **kw, **config)  # fmt: skip
+        pred.extra["setup"] = setup
+        return pred
     return cross_validate(name, manifest, log=log, sources=recipe, max_folds=folds_cap(key, max_folds), **kw,
                           **config)  # fmt: skip
 
 
 def audit(key: str, manifest: Manifest, recipe: str, max_folds: int | None, autoencoder_weights: Path | None,
-          quick: bool) -> Predictions:  # fmt: skip
-    """The shortcut audit under one protocol (for aligned-only: trained on the same aligned pairs)."""
+          quick: bool, autoencoders=None) -> Predictions:  # fmt: skip
+    """The shortcut audit under one protocol (where aligned pairs are trained on: on the same pairs)."""
     kw = dict(PROTOCOLS[key])
     if kw.pop("aligned", False):
         from ... import weights
         from ..aligned_only import aligned_only_audit
 
-        return aligned_only_audit(manifest, weights.home() / "benchmark-synth", aligned_setup(quick),
+        return aligned_only_audit(manifest, weights.home() / "benchmark-synth", aligned_setup(quick, autoencoders),
                                   taef2=autoencoder_weights, **kw)  # fmt: skip
+    if kw.pop("pairs", False):
+        extra, setup = _pairs(manifest, quick, autoencoders, autoencoder_weights, lambda m: None)
+        pred = shortcut_cv(manifest, sources=recipe, max_folds=folds_cap(key, max_folds), extra_train=extra, **kw)
+        pred.extra["setup"] = setup
+        return pred
     return shortcut_cv(manifest, sources=recipe, max_folds=folds_cap(key, max_folds), **kw)
 
 
 def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = False,
                   throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
                   settings: dict[str, dict] | None = None, autoencoder_weights: Path | None = None,
-                  only_recipes: list[str] | None = None,
+                  only_recipes: list[str] | None = None, autoencoders: list[str] | None = None,
                   log=print) -> dict:  # fmt: skip
     """Run the protocols for the chosen detectors.
 
@@ -86,7 +111,8 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     ``settings``: per detector, settings that replace the benchmark's own (e.g. ``calibration="loso"``);
     such runs are shown with their settings and are not candidates for the default.
     ``autoencoder_weights``: the TAEF2 folder, for the aligned-only protocols. ``only_recipes``: only
-    these training recipes (default: each protocol's own). With ``part``, the file is rewritten after
+    these training recipes (default: each protocol's own). ``autoencoders``: the autoencoders whose
+    counterparts the aligned protocols train on (default: TAEF2 and our own four). With ``part``, the file is rewritten after
     every run, so an interrupted run keeps what it finished.
     """
     t_start = time.time()
@@ -106,6 +132,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     command = (f"fakescope benchmark --detectors {detectors}" + (" --quick" if quick else "")
                + (f" --protocols {','.join(protocols)}" if protocols else "")
                + (f" --recipes {','.join(only_recipes)}" if only_recipes else "")
+               + (f" --autoencoders {','.join(autoencoders)}" if autoencoders else "")
                + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()))  # fmt: skip
 
     def meta_of() -> dict:
@@ -120,7 +147,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     if part is None:
         for key in asked(protocols):
             for recipe in recipes(key):
-                pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick)
+                pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick, autoencoders)
                 a = audits[key if recipe == "paired" else f"{key}-all"] = summarize(pred)
                 log(f"shortcut audit [{recipe}] {a['protocol']}: AUC {fmt(a['overall'].get('auc'))}")
     runs = []
@@ -132,8 +159,11 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
             merged = {**config, **cfg, **given}
             if quick and "head_params" in cfg:
                 merged["calib_folds"] = max(2, merged.get("calib_folds", 3))
-            pred = predict(name, key, manifest, recipe, max_folds, merged, autoencoder_weights, quick, log)
+            pred = predict(name, key, manifest, recipe, max_folds, merged, autoencoder_weights, quick, log,
+                           autoencoders)  # fmt: skip
             s = summarize(pred)
+            if PROTOCOLS[key].get("pairs"):  # the modern slice of the same folds, for the default's tie-break
+                s["modern"] = summarize(pred.restrict(np.array([MODERN.keep(x) for x in pred.manifest])))["overall"]
             runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": size,
                          "set": given, "device": device, "seconds": round(pred.seconds, 1),
                          "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]})  # fmt: skip
@@ -166,8 +196,11 @@ def write_part(path: Path, content: dict) -> None:
 
 
 def run_key(run: dict) -> tuple:
-    """What makes a run: detector, recipe, protocol and the settings given to it."""
-    return run["detector"], run["recipe"], run["protocol_key"], json.dumps(run.get("set") or {}, sort_keys=True)
+    """What makes a run: detector, recipe, protocol, the settings given to it and the autoencoders of the
+    aligned pairs it trained on (if any)."""
+    aes = (run["summary"].get("setup") or {}).get("autoencoders")
+    return (run["detector"], run["recipe"], run["protocol_key"], json.dumps(run.get("set") or {}, sort_keys=True),
+            ",".join(aes or []))  # fmt: skip
 
 
 def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
