@@ -505,7 +505,8 @@ def scan(
             ``None`` writes to stdout.
         fmt: ``jsonl`` or ``csv``; default from ``out``'s suffix.
         progress: called with (done, total) after each batch.
-        on_rows: called with each batch of rows (e.g. to print a table).
+        on_rows: called with each batch of rows (e.g. to print a table); without ``out``
+            and ``fmt`` it takes the place of the rows on stdout.
         localizer, heatmaps: a fitted localizer and a folder for its maps and overlays.
 
     Raises:
@@ -516,6 +517,7 @@ def scan(
     paths = found.paths
     if not paths:
         raise UsageError("no images found in the given inputs")
+    to_stdout = out is None and (on_rows is None or fmt is not None)
     fmt = output_format(out, fmt)
     fields = FIELDS + (LOCALIZATION_FIELDS if localizer is not None and heatmaps is not None else [])
     summary = ScanSummary(total=len(paths))
@@ -527,7 +529,7 @@ def scan(
         summary.skipped_done = len(paths) - len(todo)
     else:
         todo, fresh, fh = paths, True, sys.stdout
-    writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or on_rows is None) else None
+    writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or to_stdout) else None
     refused = [Verdict.failed(detector, p, found.refused[p]) for p in todo if p in found.refused]
     batches = scan_iter(detector, [p for p in todo if p not in found.refused], batch_size=batch_size,
                         localizer=localizer, heatmaps=heatmaps)  # fmt: skip
