@@ -5,6 +5,11 @@ previous batch; rows are written and flushed batch by batch, so memory stays
 flat however many images there are and an interrupted scan loses at most one
 batch. A rerun with the same output file skips the images already in it.
 
+Each readable image's row also holds ``provenance``: what the file's metadata
+says about its origin (C2PA, IPTC/XMP, EXIF, generators' PNG text; see
+:mod:`fakescope.provenance`). It is separate evidence, never folded into
+``p_fake``; CSV holds it as compact JSON.
+
 Every entry the scan meets gets a row, readable or not. Rows are valid UTF-8
 whatever the file names: ``path`` is the name as text and, when the name is
 not valid UTF-8, ``path_bytes`` holds its exact bytes percent-encoded
@@ -34,7 +39,7 @@ from .io import IMAGE_SUFFIXES, ImageLoadError, image_entries, open_image
 from .types import Verdict
 
 FIELDS = ["path", "p_fake", "verdict", "verdict_set", "reliability", "detector", "error", "width", "height", "format",
-          "notes", "path_bytes"]
+          "notes", "provenance", "path_bytes"]
 LOCALIZATION_FIELDS = ["heatmap", "overlay", "flagged_share", "localizer", "localizer_p_fake", "explanation"]
 MANIFEST_SUFFIXES = {".csv", ".tsv", ".jsonl"}
 #: Output formats by the suffix of the output file; any other suffix needs an explicit format.
@@ -273,6 +278,54 @@ def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, s
     return fh, fresh, done
 
 
+def read_rows(out: str | Path, fmt: str | None = None, inputs=None) -> Iterator[dict]:
+    """The complete rows of a scan's output file (JSONL or CSV), as the scan wrote them.
+
+    CSV values come back typed: numbers, lists (``notes``, ``verdict_set``), ``provenance``
+    as a dict, and ``None`` for empty cells. A cut last row is skipped. With ``inputs``
+    (as :func:`scan` takes them), only the rows of the entries they expand to.
+    """
+    if inputs is not None:
+        keys = {resume_key(p) for p in find_inputs(inputs).paths}
+        yield from (r for r in read_rows(out, fmt) if resume_key(row_path(r)) in keys)
+        return
+    out = Path(out)
+    fmt = fmt or OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl")
+    with open(out, encoding="utf-8", newline="" if fmt == "csv" else None, errors="surrogateescape") as fh:
+        if fmt == "jsonl":
+            for line in fh:
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    continue
+                if isinstance(row, dict) and "path" in row:
+                    yield row
+            return
+        reader = csv.DictReader(fh)
+        for rec in reader:
+            if None in rec or any(v is None for v in rec.values()):
+                continue  # a cut record
+            yield _typed_csv_row(rec)
+
+
+_CSV_FLOATS, _CSV_INTS = {"p_fake", "flagged_share", "localizer_p_fake"}, {"width", "height"}
+
+
+def _typed_csv_row(rec: dict[str, str]) -> dict:
+    row: dict = {k: (v if v != "" else None) for k, v in rec.items()}
+    for k in _CSV_FLOATS & row.keys():
+        row[k] = None if row[k] is None else float(row[k])
+    for k in _CSV_INTS & row.keys():
+        row[k] = None if row[k] is None else int(row[k])
+    if "notes" in row:
+        row["notes"] = row["notes"].split("; ") if row["notes"] else []
+    if row.get("verdict_set") is not None:
+        row["verdict_set"] = [] if row["verdict_set"] == "none" else row["verdict_set"].split("+")
+    if row.get("provenance") is not None:
+        row["provenance"] = json.loads(row["provenance"])
+    return row
+
+
 class RowWriter:
     """Appends rows as JSONL or CSV, flushing after each batch."""
 
@@ -285,8 +338,9 @@ class RowWriter:
     def write(self, rows: list[dict]) -> None:
         for row in rows:
             if self.csv:
-                vs = row.get("verdict_set")
-                self.csv.writerow({**row, "notes": "; ".join(row.get("notes") or []),
+                vs, prov = row.get("verdict_set"), row.get("provenance")
+                prov = "" if prov is None else json.dumps(prov, ensure_ascii=False, separators=(",", ":"))
+                self.csv.writerow({**row, "notes": "; ".join(row.get("notes") or []), "provenance": prov,
                                    "verdict_set": "" if vs is None else "+".join(vs) or "none"})  # fmt: skip
             else:
                 self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -334,16 +388,20 @@ class DecodePlan:
 
 
 def _decode(path: str, plan: DecodePlan = DecodePlan()):
+    """``(path, image or views, ImageInfo, error, provenance)`` of one entry, on a decode thread."""
+    from .provenance import evidence
+
     try:
         img, info = open_image(path, min_side=plan.min_side)
     except ImageLoadError as exc:
-        return path, None, None, exc.reason
+        return path, None, None, exc.reason, None
     if plan.extractors:
         from .features.extract import prepare
 
         # The full-size picture is dropped here, on the decode thread; only the views travel on.
         img = prepare(img, plan.extractors)
-    return path, img, info, None
+    # Read once the file has proved readable, so that the metadata reader never opens a FIFO or a device.
+    return path, img, info, None, evidence(path)
 
 
 def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | None = None, localizer=None,
@@ -378,16 +436,17 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
             start = next(it, None)
             if start is not None:
                 pending.append(pool.map(decode, paths[start : start + batch_size]))
-            good = [(p, img, info) for p, img, info, err in decoded if err is None]
+            good = [(p, img, info) for p, img, info, err, _ in decoded if err is None]
             probs, reliability = assess(detector, [img for _, img, _ in good])
             by_path = {p: (float(pr), rel) for (p, _, _), pr, rel in zip(good, probs, reliability)}
             infos = {p: info for p, _, info in good}
             rows = []
-            for p, _, _, err in decoded:
+            for p, _, _, err, provenance in decoded:
                 if err is not None:
                     rows.append(Verdict.failed(detector, p, err))
                     continue
                 rows.append(Verdict.scored(detector, p, by_path[p][0], infos[p], reliability=by_path[p][1]))
+                rows[-1].provenance = provenance
             if with_maps:
                 images = {p: img for p, img, _ in good}
                 for row in rows:
@@ -446,7 +505,8 @@ def scan(
             ``None`` writes to stdout.
         fmt: ``jsonl`` or ``csv``; default from ``out``'s suffix.
         progress: called with (done, total) after each batch.
-        on_rows: called with each batch of rows (e.g. to print a table).
+        on_rows: called with each batch of rows (e.g. to print a table); without ``out``
+            and ``fmt`` it takes the place of the rows on stdout.
         localizer, heatmaps: a fitted localizer and a folder for its maps and overlays.
 
     Raises:
@@ -457,6 +517,7 @@ def scan(
     paths = found.paths
     if not paths:
         raise UsageError("no images found in the given inputs")
+    to_stdout = out is None and (on_rows is None or fmt is not None)
     fmt = output_format(out, fmt)
     fields = FIELDS + (LOCALIZATION_FIELDS if localizer is not None and heatmaps is not None else [])
     summary = ScanSummary(total=len(paths))
@@ -468,7 +529,7 @@ def scan(
         summary.skipped_done = len(paths) - len(todo)
     else:
         todo, fresh, fh = paths, True, sys.stdout
-    writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or on_rows is None) else None
+    writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or to_stdout) else None
     refused = [Verdict.failed(detector, p, found.refused[p]) for p in todo if p in found.refused]
     batches = scan_iter(detector, [p for p in todo if p not in found.refused], batch_size=batch_size,
                         localizer=localizer, heatmaps=heatmaps)  # fmt: skip

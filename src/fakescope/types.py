@@ -31,6 +31,9 @@ class Verdict:
     verdict_set: list[str] | None = None
     #: one line saying how far to trust this verdict and why (conformal level, distance to the training data)
     reliability: str | None = None
+    #: what the file's metadata says about its origin (:func:`fakescope.provenance.evidence`), apart from
+    #: ``p_fake``; ``None`` for an entry that could not be read
+    provenance: dict[str, Any] | None = None
     #: filled only when a localizer ran (``scan --heatmaps``): heatmap, overlay, flagged_share, localizer,
     #: localizer_p_fake, explanation
     localization: dict[str, Any] | None = None

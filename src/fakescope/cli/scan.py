@@ -28,6 +28,9 @@ def scan_command(
                                   "certain) and an overlay here; rows gain heatmap, overlay, flagged_share, "
                                   "explanation."),  # fmt: skip
     localizer: str = typer.Option("default", help="Localizer for --heatmaps: shipped name or trained folder."),
+    report: Path = typer.Option(None, help="Also write one self-contained HTML report here: counts, a histogram of "
+                                "p_fake, per-folder counts and a sortable table with thumbnails, provenance and "
+                                "(with --heatmaps) overlays."),  # fmt: skip
 ):
     """Scan images and give each a calibrated p_fake and a verdict: real, fake or unsure."""
     from ..models import load_detector
@@ -72,10 +75,31 @@ def scan_command(
         fmt = "table" if sys.stdout.isatty() else "jsonl"
     show_progress = is_tty() if progress is None else progress
 
-    on_rows = _print_table if fmt == "table" else None
+    seen: list[dict] | None = None
+    if report is not None:
+        from ..scan_report import check_report_path
+
+        with one_line_errors():
+            check_report_path(report, out)
+        seen = [] if out is None else None
+
+    def on_rows(rows: list[dict]) -> None:
+        if seen is not None:
+            seen.extend(rows)
+        if fmt == "table":
+            _print_table(rows)
+
     with _Progress(show_progress) as bar, one_line_errors():
         summary = scan(det, inputs, out=out, fmt=None if fmt == "table" else fmt, batch_size=batch_size,
-                       progress=bar.update, on_rows=on_rows, localizer=loc, heatmaps=heatmaps)  # fmt: skip
+                       progress=bar.update, on_rows=on_rows if fmt == "table" or seen is not None else None,
+                       localizer=loc, heatmaps=heatmaps)  # fmt: skip
+    if report is not None:
+        from ..scan_report import write_scan_report
+        from ..scanning import read_rows
+
+        # With --out, every input's row in it (a resumed run's earlier rows too); else this run's rows.
+        rows = seen if out is None else read_rows(out, fmt, inputs)
+        write_scan_report(rows, report, detector=det, localized=loc is not None)
     v = summary.verdicts
     err.print(
         f"{summary.scanned} scanned ({v['fake']} fake, {v['real']} real, {v['unsure']} unsure), "
@@ -89,6 +113,8 @@ def scan_command(
         log(f"results: {printable(str(out))}")
     if heatmaps is not None:
         log(f"maps and overlays: {printable(str(heatmaps))}")
+    if report is not None:
+        log(f"report: {printable(str(report))}")
     if summary.scanned == 0 and summary.errors > 0:
         raise typer.Exit(1)
 
