@@ -41,7 +41,7 @@ def _need(condition: bool, why: str) -> None:
     if not condition:
         if os.environ.get("CI"):
             pytest.fail(f"{why} on CI: .ci/run must install it")
-        pytest.skip(why)
+        pytest.skip(why, allow_module_level=True)
 
 
 for _module in ("fastapi", "uvicorn", "python_multipart", "httpx"):
@@ -289,6 +289,19 @@ def test_load_script_reports_latency_and_memory(served, capsys):
     assert float(got["RSS at end MB"]) > 100  # the service's own memory was read (the models alone are more)
 
 
+def test_load_section_replaces_its_older_copy_below_the_hand_run_marker(tmp_path):
+    from benchmarks.service_load import MARK, write_doc
+    from fakescope.evaluation.benchmark.render import HAND_RUN
+
+    doc = tmp_path / "BENCHMARKS.md"
+    doc.write_text("# page\n\nrendered tables\n")
+    write_doc(doc, f"{MARK}\nfirst\n{MARK}\n")
+    write_doc(doc, f"{MARK}\nsecond\n{MARK}\n")
+    text = doc.read_text()
+    assert text.count(MARK) == 2 and "second" in text and "first" not in text
+    assert text.index("rendered tables") < text.index(HAND_RUN) < text.index(MARK)
+
+
 # --- the page in headless Chromium ---------------------------------------------------------------------------
 
 
@@ -304,7 +317,8 @@ def browser():
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = chromium
-    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu", "--window-size=1280,1400"):
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,1400"):
         opts.add_argument(arg)
     drv = webdriver.Chrome(service=Service(driver), options=opts)
     drv.set_page_load_timeout(60)
@@ -389,9 +403,11 @@ class GatedDetector:
         self.gate = threading.Event()
         self.gate.set()
         self.entered = threading.Semaphore(0)
+        self.calls = 0
         self.train_config = SimpleNamespace(unsure_band=(0.3, 0.7))
 
     def predict_proba(self, images):
+        self.calls += 1
         self.entered.release()
         assert self.gate.wait(60), "the test never opened the gate"
         return np.full(len(images), 0.9)
@@ -409,9 +425,11 @@ def gated(tmp_path):
 
     running = []
 
-    def start(**kw):
-        det = GatedDetector()
-        app = create_app(ServiceConfig(upload_parent=str(tmp_path), **kw), detector=det)
+    def start(by_name: bool = False, **kw):
+        """``by_name``: load the detector as ``fakescope serve`` does (through ``load_detector``)."""
+        config = ServiceConfig(upload_parent=str(tmp_path), **kw)
+        app = create_app(config, detector=None if by_name else GatedDetector())
+        det = app.state.engine.detector
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
         thread = threading.Thread(target=server.run, daemon=True)
         thread.start()
@@ -422,6 +440,7 @@ def gated(tmp_path):
         port = server.servers[0].sockets[0].getsockname()[1]
         running.append((server, thread, det))
         det.entered = threading.Semaphore(0)  # forget the warm-up
+        det.calls_at_start = det.calls
         return SimpleNamespace(url=f"http://127.0.0.1:{port}", det=det, folder=app.state.upload_dir, app=app)
 
     yield start
@@ -440,6 +459,24 @@ def _post_in_thread(url: str, data: bytes, out: list, headers=None) -> threading
     t = threading.Thread(target=go)
     t.start()
     return t
+
+
+def test_model_is_loaded_and_warmed_up_once_at_start(gated, monkeypatch):
+    import fakescope.models
+
+    loads = []
+
+    def load_detector(name):
+        loads.append(name)
+        return GatedDetector()
+
+    monkeypatch.setattr(fakescope.models, "load_detector", load_detector)
+    s = gated(by_name=True, detector="some-name")
+    assert loads == ["some-name"] and s.det.calls_at_start == 1  # loaded and run once before any request
+    png = encoded(photo(6), "PNG")
+    for _ in range(3):
+        assert httpx.post(f"{s.url}/v1/scan", files={"file": ("a.png", png)}).status_code == 200
+    assert loads == ["some-name"] and s.det.calls == 4
 
 
 def test_full_queue_answers_503_at_once_then_recovers(gated):

@@ -59,9 +59,9 @@ class ScanResult(BaseModel):
     heatmap_png: str | None = Field(None, description="with a localizer: the manipulation map as a base64 PNG, "
                                                       "grey, the decoded image's size, 255 = certainly "
                                                       "manipulated")  # fmt: skip
-    provenance: dict[str, Any] | None = Field(None, description="metadata evidence of origin (C2PA, IPTC, EXIF, "
-                                                                "generator text chunks), kept apart from p_fake; "
-                                                                "present when fakescope.provenance is installed")  # fmt: skip
+    provenance: dict[str, Any] | None = Field(
+        None, description="metadata evidence of origin (C2PA, IPTC, EXIF, generator text chunks), kept apart from "
+                          "p_fake; present when fakescope.provenance is installed")  # fmt: skip
 
 
 class Health(BaseModel):
