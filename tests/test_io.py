@@ -176,3 +176,24 @@ def test_heic_through_the_maintained_plugin(tmp_path, rgb):
     rgb.save(path, format="HEIF")
     img, info = open_image(path)
     assert img.size == (64, 48) and info.format == "HEIF"
+
+
+def test_sniff_format_reads_the_signature_only():
+    from fakescope.io import sniff_format
+    from tests.malformed import encoded, photo
+
+    img = photo(0, (32, 24))
+    for fmt in ("JPEG", "PNG", "WEBP", "GIF", "BMP", "TIFF"):
+        assert sniff_format(encoded(img, fmt)) == fmt
+    assert sniff_format(b"plain text") is None and sniff_format(b"") is None
+    assert sniff_format(b"%!PS-Adobe-3.0 EPSF-3.0\n") is None  # Pillow opens EPS through Ghostscript: not us
+    assert sniff_format(encoded(img, "TGA")) is None  # no signature: its bytes cannot say what it is
+
+
+def test_pixel_guard_raises_its_own_error_before_decoding():
+    from fakescope.io import ImageLoadError, ImageTooLargeError, open_image
+    from tests.malformed import png_bomb
+
+    with pytest.raises(ImageTooLargeError, match="decompression-bomb guard") as exc:
+        open_image(png_bomb(), name="bomb.png", formats=("PNG",))
+    assert isinstance(exc.value, ImageLoadError)

@@ -3,7 +3,8 @@
 From the bottom: ``metrics`` (pure functions of labels and scores) and ``features``
 (image -> array functions, views); ``data`` (manifests, perturbations, synthesis; may
 use features); ``extraction`` (batch extraction over a manifest, the feature cache);
-``train`` (what every family shares); ``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks); ``cli``.
+``train`` (what every family shares); ``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks);
+``service`` (the REST service and page, beside evaluation: neither imports the other); ``cli``.
 """
 
 from __future__ import annotations
@@ -30,8 +31,12 @@ FORBIDDEN = {
               "fakescope.models", "fakescope.scanning"],
     "detectors": ["fakescope.evaluation", "fakescope.cli"],
     "localize": ["fakescope.evaluation", "fakescope.cli"],
-    "evaluation": ["fakescope.cli"],
+    "evaluation": ["fakescope.cli", "fakescope.service"],
+    "service": ["fakescope.cli", "fakescope.evaluation"],
 }  # fmt: skip
+for _layer, _banned in FORBIDDEN.items():
+    if _layer not in ("evaluation", "service"):
+        _banned.append("fakescope.service")  # only the command line starts the service
 for _layer, _banned in FORBIDDEN.items():
     if "fakescope.evaluation" in _banned:
         _banned.append("fakescope.evaluate")  # the public evaluate() (and the package it replaced)

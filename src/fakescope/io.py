@@ -48,6 +48,34 @@ class ImageLoadError(ValueError):
         super().__init__(f"{self.path}: {reason}")
 
 
+class ImageTooLargeError(ImageLoadError):
+    """The image claims more pixels than :data:`MAX_PIXELS`; refused from its header, before decoding."""
+
+
+#: Formats recognised by their signature (magic bytes), as Pillow names them; :func:`sniff_format` picks
+#: among them. TGA and the other formats without a signature are left out on purpose: only a file's own
+#: bytes may say what it is.
+SIGNED_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "AVIF", "HEIF", "JPEG2000", "PPM", "ICO")
+
+
+def sniff_format(data: bytes, formats: tuple[str, ...] = SIGNED_FORMATS) -> str | None:
+    """The format whose signature the first bytes of ``data`` carry (Pillow's own checks), among
+    ``formats`` (HEIF only where its plugin is installed); ``None`` when none matches.
+
+    The name and the declared content type of a file are not evidence of its format; its bytes are.
+    """
+    Image.init()
+    head = bytes(data[:16])
+    for fmt in formats:
+        accept = Image.OPEN.get(fmt, (None, None))[1]
+        try:
+            if accept is not None and accept(head):
+                return fmt
+        except Exception:  # noqa: BLE001 - some signature checks fail on very short inputs
+            continue
+    return None
+
+
 @dataclass
 class ImageInfo:
     """What the file was before decoding, for reports and the shortcut audit."""
@@ -127,7 +155,8 @@ def _to_rgb(img: Image.Image, info: ImageInfo) -> Image.Image:
 
 
 def open_image(
-    source: str | os.PathLike | bytes, name: str | None = None, min_side: int | None = None
+    source: str | os.PathLike | bytes, name: str | None = None, min_side: int | None = None,
+    formats: tuple[str, ...] | None = None,
 ) -> tuple[Image.Image, ImageInfo]:
     """Decode an image file (or bytes) into 8-bit RGB without resizing it.
 
@@ -141,13 +170,15 @@ def open_image(
             side at least ``min_side``), which skips most of the decoding work. The
             reduction is recorded in ``conversions``; ``width``/``height`` stay the
             file's. Other formats, and every call without ``min_side``, decode in full.
+        formats: decode only with these decoders (e.g. the one :func:`sniff_format` found);
+            default: any decoder Pillow has.
 
     Returns:
         The RGB image and an :class:`ImageInfo` describing the file.
 
     Raises:
         ImageLoadError: the file is missing, empty, not an image, truncated,
-            corrupt, or larger than :data:`MAX_PIXELS`.
+            corrupt, or larger than :data:`MAX_PIXELS` (then :class:`ImageTooLargeError`).
     """
     if isinstance(source, (bytes, bytearray)):
         label, data = name or "<bytes>", bytes(source)
@@ -160,16 +191,17 @@ def open_image(
         # We apply our own limit; Pillow's bomb warning would only be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
-            img = Image.open(io.BytesIO(data))
+            img = Image.open(io.BytesIO(data), formats=formats)
         except UnidentifiedImageError:
             raise ImageLoadError(label, _unidentified(data)) from None
         except Image.DecompressionBombError as exc:
-            raise ImageLoadError(label, f"over the decompression-bomb guard, refused before decoding ({exc})") from None
+            raise ImageTooLargeError(label, f"over the decompression-bomb guard, refused before decoding ({exc})") \
+                from None
         except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
             raise ImageLoadError(label, f"cannot decode header ({exc})") from None
         width, height = img.size
         if width * height > MAX_PIXELS:
-            raise ImageLoadError(
+            raise ImageTooLargeError(
                 label,
                 f"{width}x{height} is {width * height / 1e6:.0f} MP, over the {MAX_PIXELS / 1e6:.0f} MP "
                 "decompression-bomb guard (set FAKESCOPE_MAX_PIXELS to raise it)",

@@ -460,12 +460,18 @@ def localization_fields(localizer, img, path: str, heatmaps: str | Path) -> dict
     """Run a localizer on one image, write its map and overlay, and return the row's extra fields."""
     from .localize.heatmaps import write_heatmap
 
+    m, fields = localize_one(localizer, img)
+    map_path, over_path = write_heatmap(img, m, heatmaps, path)
+    return {"heatmap": str(map_path), "overlay": str(over_path), **fields}
+
+
+def localize_one(localizer, img) -> tuple:
+    """Run a localizer on one image: its map ((H, W) in [0, 1], 1 = manipulated) and the row's fields
+    that do not name files (flagged_share, localizer, localizer_p_fake, explanation)."""
     res = localizer.localize(img)
-    map_path, over_path = write_heatmap(img, res["map"], heatmaps, path)
-    return {"heatmap": str(map_path), "overlay": str(over_path), "flagged_share": round(res["flagged_share"], 6),
-            "localizer": localizer.name,
-            "localizer_p_fake": None if res["p_fake"] is None else round(res["p_fake"], 6),
-            "explanation": res["explanation"]}  # fmt: skip
+    return res["map"], {"flagged_share": round(res["flagged_share"], 6), "localizer": localizer.name,
+                        "localizer_p_fake": None if res["p_fake"] is None else round(res["p_fake"], 6),
+                        "explanation": res["explanation"]}  # fmt: skip
 
 
 def output_format(out: str | Path | None, fmt: str | None) -> str:

@@ -41,6 +41,11 @@ def stem_for(path: str) -> str:
     return f"{name}-{hashlib.sha1(os.fsencode(str(path))).hexdigest()[:8]}"
 
 
+def map_image(m: np.ndarray) -> Image.Image:
+    """A map in [0, 1] as an 8-bit grey image of the same size (255 = 1.0, certainly manipulated)."""
+    return Image.fromarray(np.clip(np.round(m * 255), 0, 255).astype(np.uint8), mode="L")
+
+
 def write_heatmap(img: Image.Image, m: np.ndarray, out_dir: str | Path, source_path: str) -> tuple[Path, Path]:
     """Write ``<stem>.map.png`` and ``<stem>.overlay.png``; returns both paths."""
     out_dir = Path(out_dir)
@@ -49,6 +54,6 @@ def write_heatmap(img: Image.Image, m: np.ndarray, out_dir: str | Path, source_p
         raise ValueError(f"map of shape {m.shape} for an image of {img.size[0]}x{img.size[1]}")
     stem = stem_for(source_path)
     map_path, over_path = out_dir / f"{stem}.map.png", out_dir / f"{stem}.overlay.png"
-    Image.fromarray(np.clip(np.round(m * 255), 0, 255).astype(np.uint8), mode="L").save(map_path)
+    map_image(m).save(map_path)
     overlay(img, m).save(over_path)
     return map_path, over_path
