@@ -323,3 +323,15 @@ def test_benchmark_runs_the_modern_slice_and_aligned_only_into_their_own_tables(
     assert "## Modern generators" in text and "| dct-linear [paired, n_aug=0, calib_folds=2] |" in text
     assert "## Aligned-only training (files as they are)" in text and "ae-nearest-l4" in text
     assert "4 counterparts made" in text and "shortcut audit (trained on the same pairs)" in text
+
+    # A part run for named protocols carries their shortcut audits, and merging keeps them.
+    results["audits"].pop("loso-matched-aligned")
+    out.with_suffix(".json").write_text(json.dumps(results))
+    part = tmp_path / "part.json"
+    r = CliRunner().invoke(app, ["benchmark", "--manifest", str(manifest), "--detectors", "dct-linear", "--protocols",
+                                 "loso-matched-aligned", "--part", str(part), "--set", "n_aug=0", "--set",
+                                 "calib_folds=2"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    assert set(json.loads(part.read_text())["audits"]) == {"loso-matched-aligned"}
+    assert CliRunner().invoke(app, ["benchmark", "--out", str(out), "--merge", str(part)]).exit_code == 0
+    assert "loso-matched-aligned" in json.loads(out.with_suffix(".json").read_text())["audits"]

@@ -99,8 +99,10 @@ def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef
     crops = _crops(pool, folder / "reals", setup.side, log)
     chosen = choose_reals(manifest, setup.n_reals, setup.side, setup.seed) if setup.n_reals else pool
     chosen_keys = {s.key for s in chosen}
-    crops = Manifest([c for s, c in zip(pool, crops) if s.key in chosen_keys], root=crops.root, name=crops.name)
-    keep = {c.sha256 for c in crops}
+    # one row per distinct crop (two files of the data set can share their centre crop)
+    distinct = {c.sha256: c for s, c in zip(pool, crops) if s.key in chosen_keys}
+    crops = Manifest(list(distinct.values()), root=crops.root, name=crops.name)
+    keep = set(distinct)
     parts = [crops]
     for spec in setup.autoencoders:
         name = spec_name(spec)
@@ -109,7 +111,7 @@ def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef
         out = folder / (f"{name}-{file_sha256(shipped)[:8]}" if spec != "taef2" and shipped.is_file() else name)
         if (out / "manifest.csv").is_file():  # made before, perhaps for more crops: the chosen ones' rows
             made = Manifest.read(out / "manifest.csv").subset(lambda s: s.pair in keep)
-            if len(made) == len(crops):
+            if {s.pair for s in made} == keep:
                 parts.append(made)
                 continue
 
@@ -126,8 +128,12 @@ def build_training_set(manifest: Manifest, work: Path, setup: AlignedSetup, taef
 
         t0 = time.time()
         log(f"aligned-only: {name} counterparts of {len(crops)} real crops into {out}")
+        before = list(Manifest.read(out / "manifest.csv")) if (out / "manifest.csv").is_file() else []
         made = synthesize(crops, out, len(crops), kinds=("aligned",), seed=setup.seed,
                           autoencoder=Deferred(name, build))  # fmt: skip
+        # the folder's list keeps the counterparts made for other setups too (synthesize lists only these)
+        rows = {s.path: s for s in [*before, *made]}
+        Manifest(list(rows.values()), root=out).write(out / "manifest.csv")
         log(f"aligned-only: {len(made)} {name} counterparts ready ({time.time() - t0:.0f}s)")
         parts.append(made)
     train = Manifest([s for m in parts for s in m], root=folder, name="aligned-only-train")

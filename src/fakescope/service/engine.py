@@ -175,7 +175,7 @@ class Engine:
             # The map at the decoded image's size (EXIF rotation applied), grey: 255 = certainly manipulated.
             verdict.localization = {**fields, "heatmap_png": png_base64(map_image(m))}
         row = output_row(verdict)
-        if "provenance" not in row:
+        if row.get("provenance") is None:  # the scan row has the field; the service fills it from the upload
             prov = provenance_module()
             if prov is not None:
                 try:

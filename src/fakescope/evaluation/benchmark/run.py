@@ -144,7 +144,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
         }  # fmt: skip
 
     audits = {}
-    if part is None:
+    if part is None or protocols:  # a part run for named protocols brings their audits along (cheap)
         for key in asked(protocols):
             for recipe in recipes(key):
                 pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick, autoencoders)
@@ -170,11 +170,11 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
             log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
                 f"{size}, {device})")  # fmt: skip
             if part is not None:
-                write_part(part, {**meta_of(), "runs": runs, "skipped_detectors": skipped})
+                write_part(part, {**meta_of(), "runs": runs, "audits": audits, "skipped_detectors": skipped})
     meta = meta_of()
     if part is not None:
-        write_part(part, {**meta, "runs": runs, "skipped_detectors": skipped})
-        return {**meta, "runs": runs}
+        write_part(part, {**meta, "runs": runs, "audits": audits, "skipped_detectors": skipped})
+        return {**meta, "runs": runs, "audits": audits}
     measured = measure_throughput(manifest, throughput_images, log) if throughput_images else None
     results = {**meta, "skipped_detectors": skipped, "audits": audits, "runs": runs,
                "throughput": [measured] if measured else [], "parts": []}  # fmt: skip
@@ -215,6 +215,7 @@ def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
         new = {run_key(r) for r in part["runs"]}
         results["runs"] = [r for r in results["runs"] if run_key(r) not in new]
         results["runs"] += part["runs"]
+        results.setdefault("audits", {}).update(part.get("audits") or {})
         results["skipped_detectors"] = sorted(set(results.get("skipped_detectors", []))
                                               - {r["detector"] for r in part["runs"]})  # fmt: skip
         results.setdefault("parts", []).append({k: part[k] for k in ("generated", "machine", "seconds")}
