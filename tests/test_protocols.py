@@ -101,16 +101,19 @@ def test_card_evidence_takes_this_detector_and_recipe_only(tmp_path):
     from fakescope.evaluation.benchmark import card_evidence
 
     def run(det, recipe, protocol, auc):
-        return {"detector": det, "recipe": recipe,
+        return {"detector": det, "recipe": recipe, "protocol_key": protocol,
                 "summary": {"protocol": protocol, "overall": {"auc": auc}, "by_source": {}}}  # fmt: skip
 
     path = tmp_path / "BENCHMARKS.json"
     path.write_text(json.dumps({"generated": "today", "runs": [
         run("univfd", "paired", "loso", 0.7), run("univfd", "all", "loso", 0.6), run("dct-linear", "paired", "loso", 0.5),
-        run("univfd", "paired", "logo", 0.65)]}))  # fmt: skip
+        run("univfd", "paired", "logo", 0.65), run("univfd", "paired", "loso-matched-aligned", 0.8)]}))  # fmt: skip
     ev = card_evidence(path, "univfd", "paired")
     assert ev["source"] == f"{path} (today)"
     assert {k: v["overall"]["auc"] for k, v in ev["results"].items()} == {"loso": 0.7, "logo": 0.65}
+    # a detector trained with aligned pairs added: its results are the runs that added them, and only those
+    ev = card_evidence(path, "univfd", "paired", pairs=True)
+    assert {k: v["overall"]["auc"] for k, v in ev["results"].items()} == {"loso-matched-aligned": 0.8}
     with pytest.raises(ValueError, match="no results for fusion with the 'paired' recipe"):
         card_evidence(path, "fusion", "paired")
 

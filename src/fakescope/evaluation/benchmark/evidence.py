@@ -38,7 +38,7 @@ def card_evidence(path: str | Path, detector: str, recipe: str, members=None, se
         ValueError: the file holds no result for this detector and recipe.
     """
     res = json.loads(Path(path).read_text())
-    res["runs"] = [r for r in res["runs"] if bool(PROTOCOLS.get(r["protocol_key"], {}).get("pairs")) == pairs]
+    res["runs"] = [r for r in res["runs"] if bool(PROTOCOLS.get(r.get("protocol_key", ""), {}).get("pairs")) == pairs]
     res["fusions"] = [f for f in res.get("fusions", [])
                       if bool(PROTOCOLS.get(f.get("protocol_key", "loso-matched"), {}).get("pairs")) == pairs]  # fmt: skip
     found = {}
