@@ -25,7 +25,6 @@ import argparse
 import os
 import platform
 import re
-import subprocess
 import sys
 import threading
 import time
@@ -54,30 +53,11 @@ def rss_mb(pid: int | None) -> float | None:
 
 def start_service(workers: int, queue: int, localizer: str | None, timeout: float = 180) -> tuple:
     """``fakescope serve --port 0`` in a child process; returns (process, base URL) once it listens."""
-    cmd = [sys.executable, "-c", "from fakescope.cli.main import app; app()", "serve", "--port", "0",
-           "--workers", str(workers), "--queue", str(queue), "--log-level", "warning"]  # fmt: skip
-    if localizer:
-        cmd += ["--localizer", localizer]
-    env = {k: v for k, v in os.environ.items() if k != "FAKESCOPE_TOKEN"}
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    found: list[str] = []
-    lines: list[str] = []
+    from fakescope.service.launch import launch
 
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            m = re.search(r"fakescope serve: (http://\S+/)", line)
-            if m:
-                found.append(m.group(1))
-
-    threading.Thread(target=read, daemon=True).start()
-    t0 = time.time()
-    while not found:
-        if proc.poll() is not None or time.time() - t0 > timeout:
-            proc.kill()
-            raise RuntimeError("the service did not start:\n" + "".join(lines[-20:]))
-        time.sleep(0.1)
-    return proc, found[0].rstrip("/")
+    options = ["--workers", str(workers), "--queue", str(queue), "--log-level", "warning"]
+    served = launch(options + (["--localizer", localizer] if localizer else []), timeout=timeout)
+    return served.proc, served.url
 
 
 def run_load(url: str, images: list[Path], n: int, concurrency: int, warmup: int, pid: int | None,

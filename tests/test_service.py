@@ -21,8 +21,6 @@ import re
 import shutil
 import signal
 import stat
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -73,26 +71,12 @@ def served(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("serve-tmp")
     env = {k: v for k, v in os.environ.items() if k != "FAKESCOPE_TOKEN"}
     env.update(TMPDIR=str(tmp), PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p))
-    cmd = [sys.executable, "-c", "from fakescope.cli.main import app; app()", "serve", "--port", "0",
-           "--localizer", "default", "--max-upload-mb", str(LIMIT_MB), "--workers", "2", "--queue", "6"]  # fmt: skip
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env)
-    lines: list[str] = []
-    url: list[str] = []
+    from fakescope.service.launch import launch
 
-    def read():
-        for line in proc.stderr:
-            lines.append(line)
-            m = re.search(r"fakescope serve: (http://127\.0\.0\.1:\d+)/", line)
-            if m:
-                url.append(m.group(1))
-
-    threading.Thread(target=read, daemon=True).start()
-    t0 = time.time()
-    while not url:
-        assert proc.poll() is None, "".join(lines)
-        assert time.time() - t0 < 240, "the service did not start in 240 s:\n" + "".join(lines)
-        time.sleep(0.1)
-    yield SimpleNamespace(url=url[0], tmp=tmp, pid=proc.pid, log=lines)
+    served = launch(["--localizer", "default", "--max-upload-mb", str(LIMIT_MB), "--workers", "2", "--queue", "6"],
+                    env=env)  # fmt: skip
+    proc, lines = served.proc, served.log
+    yield SimpleNamespace(url=served.url, tmp=tmp, pid=proc.pid, log=lines)
     proc.send_signal(signal.SIGINT)
     # uvicorn shuts down cleanly, then exits as interrupted (130), as a Ctrl+C'd command does.
     assert proc.wait(30) in (0, 128 + signal.SIGINT, -signal.SIGINT), "".join(lines[-20:])

@@ -32,7 +32,7 @@ import numpy as np
 
 from ..data.manifest import Manifest, Sample
 from ..io import ImageLoadError, open_image
-from ..localize import create_localizer, list_localizers
+from ..localize import create_localizer
 from ..localize.base import SETUPS, load_mask
 from ..metrics import localization_report
 
