@@ -121,7 +121,12 @@ def dq_map(img: Image.Image, frequencies: int = 10, min_periodicity: float = 4.0
     cells = np.where(counts > 0, votes / np.maximum(counts, 1), 0)
     if smooth > 0:
         cells = ndimage.gaussian_filter(cells, smooth)
-    return _spread(normalised(cells, 0.35, 0.7), 8, (h, w))
+    # Relative to the image's own blocks: an edit is a minority of blocks quantised once among blocks quantised
+    # twice. An image whose blocks all look alike (re-encoded crops, high-quality files whose colour conversion
+    # blurs the histograms) is evidence of nothing, however high its level.
+    level = float(np.median(cells))
+    spread = max(1.4826 * float(np.median(np.abs(cells - level))), 0.1)
+    return _spread(normalised((cells - level) / spread, 2.0, 4.0), 8, (h, w))
 
 
 # ----------------------------------------------------------------------------- non-aligned grid
