@@ -98,8 +98,8 @@ def test_page_is_self_contained_and_escaped(tmp_path):
         fig, ax = plotting.figure(height=2)
         ax[0, 0].plot([0, 1], [0, 1])
         png = plotting.save(fig, tmp_path / "p.png")
-    out = write_page(tmp_path / "page.html", "t", [Section("s", ["<b>gen</b>"], [Figure(png, "cap")],
-                                                           [Table(["g", "n"], [["<i>x</i>", 1]], align="lr")])])  # fmt: skip
+    section = Section("s", ["<b>gen</b>"], [Figure(png, "cap")], [Table(["g", "n"], [["<i>x</i>", 1]], align="lr")])
+    out = write_page(tmp_path / "page.html", "t", [section])
     html = out.read_text()
     assert "data:image/png;base64," in html
     assert "<b>gen</b>" not in html and "&lt;b&gt;gen&lt;/b&gt;" in html

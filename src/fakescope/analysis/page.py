@@ -55,7 +55,8 @@ def write_page(out: str | os.PathLike, title: str, sections: list[Section], intr
                              lstrip_blocks=True, undefined=jinja2.StrictUndefined)  # fmt: skip
     css = (_TEMPLATES / "page.css").read_text(encoding="utf-8")
     shown = [{"title": s.title, "paragraphs": s.paragraphs,
-              "figures": [{"src": _data_uri(f.path), "caption": f.caption, "name": Path(f.path).name} for f in s.figures],
+              "figures": [{"src": _data_uri(f.path), "caption": f.caption, "name": Path(f.path).name}
+                          for f in s.figures],
               "tables": [{"headers": t.headers, "rows": t.rows, "caption": t.caption,
                           "align": t.align or "l" * len(t.headers)} for t in s.tables]}
              for s in sections]  # fmt: skip

@@ -110,21 +110,27 @@ def style():
 
 
 def figure(nrows: int = 1, ncols: int = 1, width: float = PAGE_WIDTH, height: float | None = None, **kw):
-    """A figure and its axes in the fakescope style (``squeeze=False``: axes is always 2-D).
+    """A figure and its axes in the fakescope style (``squeeze=False``: axes is always 2-D; constrained
+    layout, so titles, labels and colour bars do not overlap).
 
     Call inside :func:`style` so the settings also apply when the figure is drawn and saved.
     """
     plt = require()
     height = height if height is not None else 3.0 * nrows
+    kw.setdefault("layout", "constrained")
     return plt.subplots(nrows, ncols, figsize=(width, height), squeeze=False, **kw)
 
 
-def save(fig, path: str | os.PathLike) -> Path:
-    """Write ``fig`` as PNG (no timestamp, so the bytes depend on the contents only) and close it."""
+def save(fig, path: str | os.PathLike, dpi: int | None = None) -> Path:
+    """Write ``fig`` as PNG (no timestamp, so the bytes depend on the contents only) and close it.
+
+    Args:
+        dpi: default :data:`DPI`; less for figures of many noisy image panels, whose PNGs grow with their pixels.
+    """
     plt = require()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, format="png", metadata={"Software": None})
+    fig.savefig(path, format="png", metadata={"Software": None}, dpi=dpi or DPI)
     plt.close(fig)
     return path
 
