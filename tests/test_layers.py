@@ -4,7 +4,8 @@ From the bottom: ``metrics`` (pure functions of labels and scores) and ``feature
 (image -> array functions, views); ``data`` (manifests, perturbations, synthesis; may
 use features); ``extraction`` (batch extraction over a manifest, the feature cache);
 ``train`` (what every family shares); ``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks);
-``service`` (the REST service and page, beside evaluation: neither imports the other); ``cli``.
+``service`` (the REST service and page, beside evaluation: neither imports the other); ``analysis``
+(spectral and prompt analyses, the shared plot style; beside evaluation, which may use its plots); ``cli``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,10 @@ FORBIDDEN = {
     "localize": ["fakescope.evaluation", "fakescope.cli"],
     "evaluation": ["fakescope.cli", "fakescope.service"],
     "service": ["fakescope.cli", "fakescope.evaluation"],
+    "analysis": ["fakescope.cli", "fakescope.service"],
 }  # fmt: skip
+for _layer in ("metrics", "features", "data", "extraction", "train", "detectors", "localize", "service"):
+    FORBIDDEN[_layer].append("fakescope.analysis")  # analyses read the layers below; nothing below reads them
 for _layer, _banned in FORBIDDEN.items():
     if _layer not in ("evaluation", "service"):
         _banned.append("fakescope.service")  # only the command line starts the service

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import bench, data, detectors, scan, serve, synth, train, weights
+from . import analysis, bench, data, detectors, scan, serve, synth, train, weights
 
 app = typer.Typer(
     name="fakescope",
@@ -22,6 +22,8 @@ app.command("evaluate")(train.evaluate_command)
 app.command("benchmark")(bench.benchmark_command)
 app.command("synth")(synth.synth_command)
 app.command("serve")(serve.serve_command)
+app.command("spectrum")(analysis.spectrum_command)
+app.command("prompts")(analysis.prompts_command)
 app.add_typer(weights.app, name="weights")
 app.add_typer(data.app, name="manifest")
 app.add_typer(data.features_app, name="features")
