@@ -63,3 +63,28 @@ def test_golden_rewrite_shows_every_change():
         "gone.jpg: 0.1000 -> (none)",
         "new.jpg: (none) -> 0.9000",
     ]
+
+
+ATTRIBUTOR_GOLDEN = SAMPLES.parent / "tests" / "golden" / "attributor.json"
+
+
+def test_default_attributor_matches_golden_outputs(needs_weights):
+    """The shipped attributor's answers on the sample images (refreshed like the detector's, on purpose)."""
+    from fakescope.models import load_attributor
+    from fakescope.weights import sha256_of
+
+    att = load_attributor("default")
+    files = sorted(SAMPLES.glob("*.jpg"))
+    got = {f.name: {k: r[k] for k in ("family", "generator", "attribution_p")}
+           for f, r in zip(files, att([str(f) for f in files]))}  # fmt: skip
+    sha = sha256_of(SAMPLES.parent / "src" / "fakescope" / "trained_attributors" / "default" / "weights.npz")
+    if os.environ.get("UPDATE_GOLDEN"):
+        ATTRIBUTOR_GOLDEN.write_text(json.dumps({"weights_sha256": sha, "answers": got}, indent=2) + "\n")
+        pytest.skip("golden attributions rewritten")
+    golden = json.loads(ATTRIBUTOR_GOLDEN.read_text())
+    assert golden["weights_sha256"] == sha, "the attributor was retrained: refresh the golden outputs on purpose"
+    assert set(got) == set(golden["answers"])
+    for name, want in golden["answers"].items():
+        assert (got[name]["family"], got[name]["generator"]) == (want["family"], want["generator"]), name
+        # INT8 kernels differ slightly between CPU generations; a real change moves far more.
+        assert got[name]["attribution_p"] == pytest.approx(want["attribution_p"], abs=0.02), name

@@ -3,7 +3,7 @@
 From the bottom: ``metrics`` (pure functions of labels and scores) and ``features``
 (image -> array functions, views); ``data`` (manifests, perturbations, synthesis; may
 use features); ``extraction`` (batch extraction over a manifest, the feature cache);
-``train`` (what every family shares); ``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks);
+``train`` (what every family shares); ``detectors``, ``localize`` and ``attributors``; ``evaluation`` (protocols, reports, benchmarks);
 ``service`` (the REST service and page, beside evaluation: neither imports the other); ``analysis``
 (spectral and prompt analyses, the shared plot style; beside evaluation, which may use its plots); ``cli``.
 """
@@ -31,6 +31,7 @@ FORBIDDEN = {
     "train": ["fakescope.detectors", "fakescope.localize", "fakescope.evaluation", "fakescope.cli",
               "fakescope.models", "fakescope.scanning"],
     "detectors": ["fakescope.evaluation", "fakescope.cli"],
+    "attributors": ["fakescope.evaluation", "fakescope.analysis", "fakescope.cli", "fakescope.scanning"],
     "localize": ["fakescope.evaluation", "fakescope.cli"],
     "evaluation": ["fakescope.cli", "fakescope.service"],
     "service": ["fakescope.cli", "fakescope.evaluation"],

@@ -1,4 +1,4 @@
-"""One small, strict registry of detector and localizer families.
+"""One small, strict registry of detector, localizer and attributor families.
 
 A duplicate name is an error, an unknown name suggests close matches, and
 ``list_detectors("univfd*")`` filters with shell-style patterns. Each family
@@ -13,7 +13,7 @@ import fnmatch
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-KINDS = ("detector", "localizer")
+KINDS = ("detector", "localizer", "attributor")
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.localize.copy_move": ((), ("copy-move",)),
     "fakescope.localize.jpeg": ((), ("jpeg-dq", "jpeg-grid", "ela")),
     "fakescope.localize.fusion": (("torch",), ("fusion-map",)),
+    "fakescope.attributors.hierarchical": ((), ("hierarchical",)),
 }
 #: family modules that could not be imported, with the missing packages
 unavailable: dict[str, tuple[str, ...]] = {}
@@ -128,6 +129,11 @@ def list_localizers(pattern: str = "*", training_free: bool | None = None) -> li
     return names if training_free is None else [n for n in names if _REGISTRY[n].training_free == training_free]
 
 
+def list_attributors(pattern: str = "*") -> list[str]:
+    """Registered attributor families (which generator made an image), filtered by a shell-style pattern."""
+    return _names("attributor", pattern)
+
+
 def entry(name: str, kind: str | None = None) -> Entry:
     """The registry entry of ``name`` (of the given kind, if one is given)."""
     _ensure_loaded(name)
@@ -136,7 +142,7 @@ def entry(name: str, kind: str | None = None) -> Entry:
         _ensure_loaded()  # an unknown name: load everything, to suggest close matches
         e = _REGISTRY.get(name)
     if e is None or (kind is not None and e.kind != kind):
-        what = kind or "detector or localizer"
+        what = kind or "detector, localizer or attributor"
         pool = [n for n, x in _REGISTRY.items() if kind is None or x.kind == kind]
         close = difflib.get_close_matches(name, pool, n=3, cutoff=0.5)
         hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
@@ -149,5 +155,5 @@ def entry(name: str, kind: str | None = None) -> Entry:
 
 
 def create(name: str, **config):
-    """A new, unfitted detector or localizer; ``config`` overrides fields of its config."""
+    """A new, unfitted detector, localizer or attributor; ``config`` overrides fields of its config."""
     return entry(name).builder(**config)

@@ -8,7 +8,10 @@ batch. A rerun with the same output file skips the images already in it.
 Each readable image's row also holds ``provenance``: what the file's metadata
 says about its origin (C2PA, IPTC/XMP, EXIF, generators' PNG text; see
 :mod:`fakescope.provenance`). It is separate evidence, never folded into
-``p_fake``; CSV holds it as compact JSON.
+``p_fake``; CSV holds it as compact JSON. With an attributor, rows also say which
+family of generator and which generator most likely made the image (``family``,
+``generator``, ``attribution_p``; ``generator`` may be ``unknown``); without one
+those fields are empty.
 
 Every entry the scan meets gets a row, readable or not. Rows are valid UTF-8
 whatever the file names: ``path`` is the name as text and, when the name is
@@ -39,7 +42,7 @@ from .io import IMAGE_SUFFIXES, ImageLoadError, image_entries, open_image
 from .types import Verdict
 
 FIELDS = ["path", "p_fake", "verdict", "verdict_set", "reliability", "detector", "error", "width", "height", "format",
-          "notes", "provenance", "path_bytes"]
+          "notes", "provenance", "family", "generator", "attribution_p", "path_bytes"]
 LOCALIZATION_FIELDS = ["heatmap", "overlay", "flagged_share", "localizer", "localizer_p_fake", "explanation"]
 MANIFEST_SUFFIXES = {".csv", ".tsv", ".jsonl"}
 #: Output formats by the suffix of the output file; any other suffix needs an explicit format.
@@ -308,7 +311,7 @@ def read_rows(out: str | Path, fmt: str | None = None, inputs=None) -> Iterator[
             yield _typed_csv_row(rec)
 
 
-_CSV_FLOATS, _CSV_INTS = {"p_fake", "flagged_share", "localizer_p_fake"}, {"width", "height"}
+_CSV_FLOATS, _CSV_INTS = {"p_fake", "attribution_p", "flagged_share", "localizer_p_fake"}, {"width", "height"}
 
 
 def _typed_csv_row(rec: dict[str, str]) -> dict:
@@ -376,14 +379,15 @@ class DecodePlan:
     min_side: int | None = None
 
     @classmethod
-    def for_detector(cls, detector, whole_image: bool = False) -> DecodePlan:
-        """The plan for ``detector``: its extractors' inputs, or whole images if it has none or
-        ``whole_image`` (a localizer also needs the picture)."""
+    def for_detector(cls, detector, whole_image: bool = False, attributor=None) -> DecodePlan:
+        """The plan for ``detector`` (and ``attributor``, if given): their extractors' inputs, or whole images if
+        the detector has none or ``whole_image`` (a localizer also needs the picture)."""
         from .features.extract import EXTRACTORS, decode_min_side
 
         names = tuple(getattr(detector, "extractors", ()) or ())
         if whole_image or not names or any(n not in EXTRACTORS for n in names):
             return cls()
+        names = tuple(dict.fromkeys([*names, *(attributor.extractors if attributor is not None else ())]))
         return cls(extractors=names, min_side=decode_min_side(names))
 
 
@@ -405,7 +409,7 @@ def _decode(path: str, plan: DecodePlan = DecodePlan()):
 
 
 def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | None = None, localizer=None,
-              heatmaps: str | Path | None = None) -> Iterator[list[Verdict]]:  # fmt: skip
+              heatmaps: str | Path | None = None, attributor=None) -> Iterator[list[Verdict]]:  # fmt: skip
     """Yield verdicts batch by batch, in input order; errors become rows with ``error`` set.
 
     Images are decoded, and reduced to what the detector's views read, on ``workers``
@@ -414,10 +418,11 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
     to judge gets the verdict ``unsure`` whatever its score (``Verdict.scored``).
 
     With ``localizer`` and ``heatmaps``, each readable image also gets its manipulation map written
-    there (map PNG and overlay) and its row the paths, the share flagged and an explanation.
+    there (map PNG and overlay) and its row the paths, the share flagged and an explanation. With
+    ``attributor``, each readable image's row gets ``family``, ``generator`` and ``attribution_p``.
     """
     with_maps = localizer is not None and heatmaps is not None
-    plan = DecodePlan.for_detector(detector, whole_image=with_maps)
+    plan = DecodePlan.for_detector(detector, whole_image=with_maps, attributor=attributor)
     decode = partial(_decode, plan=plan)
     # Decoding a 12 MP photo holds about 100 MB (RGBX pixels, and a second copy while an
     # EXIF rotation is applied), while the network costs more CPU than decoding: half the
@@ -439,6 +444,8 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
             good = [(p, img, info) for p, img, info, err, _ in decoded if err is None]
             probs, reliability = assess(detector, [img for _, img, _ in good])
             by_path = {p: (float(pr), rel) for (p, _, _), pr, rel in zip(good, probs, reliability)}
+            attributed = (dict(zip([p for p, _, _ in good], attributor.attribute([img for _, img, _ in good])))
+                          if attributor is not None else {})  # fmt: skip
             infos = {p: info for p, _, info in good}
             rows = []
             for p, _, _, err, provenance in decoded:
@@ -447,6 +454,10 @@ def scan_iter(detector, paths: list[str], batch_size: int = 16, workers: int | N
                     continue
                 rows.append(Verdict.scored(detector, p, by_path[p][0], infos[p], reliability=by_path[p][1]))
                 rows[-1].provenance = provenance
+                if p in attributed:
+                    a = attributed[p].row()
+                    rows[-1].family, rows[-1].generator, rows[-1].attribution_p = (
+                        a["family"], a["generator"], a["attribution_p"])  # fmt: skip
             if with_maps:
                 images = {p: img for p, img, _ in good}
                 for row in rows:
@@ -500,6 +511,7 @@ def scan(
     on_rows: Callable[[list[dict]], None] | None = None,
     localizer=None,
     heatmaps: str | Path | None = None,
+    attributor=None,
 ) -> ScanSummary:
     """Scan images and write one row per entry met (see the module docstring for what a row holds).
 
@@ -514,6 +526,8 @@ def scan(
         on_rows: called with each batch of rows (e.g. to print a table); without ``out``
             and ``fmt`` it takes the place of the rows on stdout.
         localizer, heatmaps: a fitted localizer and a folder for its maps and overlays.
+        attributor: a fitted attributor (:func:`fakescope.models.load_attributor`); rows then hold
+            ``family``, ``generator`` and ``attribution_p`` (empty without one).
 
     Raises:
         UsageError: no inputs, an input that does not exist, an unknown format,
@@ -538,7 +552,7 @@ def scan(
     writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or to_stdout) else None
     refused = [Verdict.failed(detector, p, found.refused[p]) for p in todo if p in found.refused]
     batches = scan_iter(detector, [p for p in todo if p not in found.refused], batch_size=batch_size,
-                        localizer=localizer, heatmaps=heatmaps)  # fmt: skip
+                        localizer=localizer, heatmaps=heatmaps, attributor=attributor)  # fmt: skip
     try:
         if progress:
             progress(summary.skipped_done, len(paths))

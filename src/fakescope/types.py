@@ -34,6 +34,12 @@ class Verdict:
     #: what the file's metadata says about its origin (:func:`fakescope.provenance.evidence`), apart from
     #: ``p_fake``; ``None`` for an entry that could not be read
     provenance: dict[str, Any] | None = None
+    #: filled only when an attributor ran (``scan --attributor``): the family of generator, the generator (or
+    #: ``"unknown"``) and the probability of that answer (of the family when the generator is unknown);
+    #: ``None`` otherwise (see :mod:`fakescope.attributors.hierarchical`)
+    family: str | None = None
+    generator: str | None = None
+    attribution_p: float | None = None
     #: filled only when a localizer ran (``scan --heatmaps``): heatmap, overlay, flagged_share, localizer,
     #: localizer_p_fake, explanation
     localization: dict[str, Any] | None = None

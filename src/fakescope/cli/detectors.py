@@ -8,17 +8,22 @@ from .common import fail
 
 
 def list_command(pattern: str = typer.Argument("*", help="Shell-style filter, e.g. 'univfd*'.")):
-    """List the registered detector and localizer families and the trained models shipped with fakescope."""
-    from ..models import shipped, shipped_localizers
-    from ..registry import entry, list_detectors, list_localizers, unavailable
+    """List the registered detector, localizer and attributor families and the trained models shipped with
+    fakescope."""
+    from ..models import shipped, shipped_attributors, shipped_localizers
+    from ..registry import entry, list_attributors, list_detectors, list_localizers, unavailable
 
     for kind, names, trained in (("detectors", list_detectors(pattern), shipped()),
-                                 ("localizers", list_localizers(pattern), shipped_localizers())):  # fmt: skip
+                                 ("localizers", list_localizers(pattern), shipped_localizers()),
+                                 ("attributors", list_attributors(pattern), shipped_attributors())):  # fmt: skip
         if not names:
             continue
         if kind == "localizers":
             typer.echo("")
             typer.echo("localizers (maps of manipulated regions; learned ones train with --set setup=A|B|C):")
+        if kind == "attributors":
+            typer.echo("")
+            typer.echo("attributors (which generator made an image; `fakescope attribute`, `scan --attributor`):")
         width = max(map(len, names))
         for name in names:
             e = entry(name)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import analysis, bench, data, detectors, scan, serve, synth, train, weights
+from . import analysis, attribute, bench, data, detectors, scan, serve, synth, train, weights
 
 app = typer.Typer(
     name="fakescope",
@@ -28,6 +28,7 @@ app.add_typer(weights.app, name="weights")
 app.add_typer(data.app, name="manifest")
 app.add_typer(data.features_app, name="features")
 app.add_typer(synth.autoencoder_app, name="autoencoder")
+app.add_typer(attribute.app, name="attribute")
 
 
 if __name__ == "__main__":  # pragma: no cover

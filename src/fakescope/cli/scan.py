@@ -28,6 +28,9 @@ def scan_command(
                                   "certain) and an overlay here; rows gain heatmap, overlay, flagged_share, "
                                   "explanation."),  # fmt: skip
     localizer: str = typer.Option("default", help="Localizer for --heatmaps: shipped name or trained folder."),
+    attributor: str = typer.Option(None, "--attributor", "-a", help="Also attribute: shipped name ('default') or "
+                                   "trained-attributor folder; rows gain family, generator (or 'unknown') and "
+                                   "attribution_p."),  # fmt: skip
     report: Path = typer.Option(None, help="Also write one self-contained HTML report here: counts, a histogram of "
                                 "p_fake, per-folder counts and a sortable table with thumbnails, provenance and "
                                 "(with --heatmaps) overlays."),  # fmt: skip
@@ -71,6 +74,14 @@ def scan_command(
             loc = load_localizer(localizer)
         except (KeyError, FileNotFoundError, ValueError, ImportError) as exc:
             raise fail(str(exc).strip('"')) from None
+    att = None
+    if attributor is not None:
+        from ..models import load_attributor
+
+        try:
+            att = load_attributor(attributor)
+        except (KeyError, FileNotFoundError, ValueError) as exc:
+            raise fail(str(exc).strip('"')) from None
     if fmt is None and out is None:
         fmt = "table" if sys.stdout.isatty() else "jsonl"
     show_progress = is_tty() if progress is None else progress
@@ -92,7 +103,7 @@ def scan_command(
     with _Progress(show_progress) as bar, one_line_errors():
         summary = scan(det, inputs, out=out, fmt=None if fmt == "table" else fmt, batch_size=batch_size,
                        progress=bar.update, on_rows=on_rows if fmt == "table" or seen is not None else None,
-                       localizer=loc, heatmaps=heatmaps)  # fmt: skip
+                       localizer=loc, heatmaps=heatmaps, attributor=att)  # fmt: skip
     if report is not None:
         from ..scan_report import write_scan_report
         from ..scanning import read_rows
@@ -129,7 +140,8 @@ def _print_table(rows: list[dict]) -> None:
             print(f"{'ERROR':7} {'':>6}  {printable(r['path'])}  ({printable(r['error'])})", flush=True)
         else:
             flagged = f"  flagged {r['flagged_share']:.1%}" if "flagged_share" in r else ""
-            print(f"{r['verdict']:7} {r['p_fake']:6.3f}  {printable(r['path'])}{flagged}", flush=True)
+            source = f"  [{r['family']}: {r['generator']} {r['attribution_p']:.2f}]" if r.get("family") else ""
+            print(f"{r['verdict']:7} {r['p_fake']:6.3f}  {printable(r['path'])}{flagged}{source}", flush=True)
 
 
 class _Progress:

@@ -42,6 +42,12 @@ class ScanResult(BaseModel):
         description="the verdicts consistent with the image at the detector's error level (null without verdict sets)")
     reliability: str | None = Field(description="one line on how far to trust the verdict and why")
     detector: str
+    family: str | None = Field(None, description="with an attributor: the family of generator most likely behind the "
+                                                 "image ('real' for photographs); null without one")  # fmt: skip
+    generator: str | None = Field(None, description="with an attributor: the generator within that family, or "
+                                                    "'unknown'; null without one")  # fmt: skip
+    attribution_p: float | None = Field(None, ge=0, le=1, description="with an attributor: probability of that answer "
+                                        "(of the family when the generator is unknown)")  # fmt: skip
     error: None = Field(description="always null here: an image that cannot be read is answered with a 4xx")
     width: int
     height: int
