@@ -1,0 +1,225 @@
+"""The default detector on a GPU: decode, views, CLIP and heads, batched.
+
+The CPU path (:func:`fakescope.scanning.scan_iter`) decodes with Pillow and runs
+the INT8 CLIP graph one image per call. Here, for a batch of files:
+
+1. the CPU reads each file's header and provenance (:func:`~fakescope.engines.probe.probe`);
+2. plain JPEGs are decoded on the GPU (``torchvision.io.decode_jpeg(device="cuda")``, nvJPEG)
+   and turned upright by their EXIF orientation there; every other file, and any JPEG the GPU
+   decoder refuses, is decoded by Pillow exactly as the CPU path does (the CPU fallback);
+3. the views are taken on the device with Pillow's arithmetic
+   (:mod:`fakescope.features.views_torch`): the CLIP square and the 128 px luma crop's log-DCT;
+4. CLIP ViT-B/16 runs batched, in float16 on CUDA (float32 on a CPU), with the shipped ONNX
+   file's weights dequantised (:mod:`fakescope.features.clip_torch`);
+5. the detector's own heads, calibration and verdict sets score the features
+   (:meth:`~fakescope.detectors.base.FeatureDetector.assess_features`), unchanged.
+
+So a row differs from the CPU path's only through the decoder (nvJPEG's inverse DCT and chroma
+upsampling are not libjpeg's) and the encoder (float activations instead of INT8 ones); the
+p_fake agreement is measured in ``tests/test_gpu_path.py`` and reported in docs/BENCHMARKS.md.
+
+Without CUDA the same code runs on the CPU (Pillow decoding, float32): that is how it is tested.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+
+import numpy as np
+import torch
+
+from ..features import views_torch
+from ..io import ImageLoadError, _read_file, open_image
+from ..types import Verdict
+from .probe import Probed, probe
+
+#: the extractors this path computes on the device (the default detector's)
+DEVICE_EXTRACTORS = ("clip", "dct")
+
+
+class UnsupportedDetector(ValueError):
+    """The detector reads a view the device path does not compute."""
+
+
+def check_detector(detector) -> None:
+    """Raise :class:`UnsupportedDetector` unless ``detector`` is a feature detector reading only
+    :data:`DEVICE_EXTRACTORS`."""
+    names = tuple(getattr(detector, "extractors", ()) or ())
+    if not names or not hasattr(detector, "assess_features") or any(n not in DEVICE_EXTRACTORS for n in names):
+        raise UnsupportedDetector(f"the GPU path computes the views {', '.join(DEVICE_EXTRACTORS)}; detector "
+                                  f"{getattr(detector, 'name', detector)!r} reads {', '.join(names) or 'whole images'}"
+                                  " (scan it on the CPU path)")  # fmt: skip
+
+
+def default_device() -> torch.device:
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def orient(x: torch.Tensor, orientation: int | None) -> torch.Tensor:
+    """(3, H, W) pixels turned upright by an EXIF orientation, as ``PIL.ImageOps.exif_transpose`` does."""
+    if orientation in (None, 1):
+        return x
+    h, w = -2, -1
+    return {
+        2: lambda t: t.flip(w),  # FLIP_LEFT_RIGHT
+        3: lambda t: t.flip(h, w),  # ROTATE_180
+        4: lambda t: t.flip(h),  # FLIP_TOP_BOTTOM
+        5: lambda t: t.transpose(h, w),  # TRANSPOSE
+        6: lambda t: torch.rot90(t, -1, dims=(h, w)),  # ROTATE_270 (a quarter turn clockwise)
+        7: lambda t: t.transpose(h, w).flip(h, w),  # TRANSVERSE
+        8: lambda t: torch.rot90(t, 1, dims=(h, w)),  # ROTATE_90
+    }.get(orientation, lambda t: t)(x)
+
+
+class DeviceScorer:
+    """Scores files with a feature detector on one torch device (one per process or Ray actor).
+
+    Args:
+        detector: a fitted detector reading only :data:`DEVICE_EXTRACTORS`.
+        device: ``"cuda"``, ``"cuda:1"``, ``"cpu"``; default: CUDA when there is one.
+        encoder: a :class:`~fakescope.features.clip_torch.ClipVision`; default: the shipped
+            weights, dequantised (benchmarks pass ``random_encoder()`` where the file is absent).
+        encoder_batch: images per encoder call.
+        threads: CPU threads for reading files and Pillow decoding.
+    """
+
+    def __init__(self, detector, device: str | torch.device | None = None, encoder=None, encoder_batch: int = 256,
+                 threads: int | None = None):  # fmt: skip
+        check_detector(detector)
+        self.detector = detector
+        self.device = torch.device(device) if device is not None else default_device()
+        self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
+        if encoder is None:
+            from ..features.clip_torch import onnx_encoder
+
+            encoder = onnx_encoder()
+        self.encoder = encoder.to(self.device, self.dtype).eval()
+        self.encoder_batch = encoder_batch
+        self.pool = ThreadPoolExecutor(max_workers=threads or max(2, min(16, os.cpu_count() or 2)))
+        self.decoded_on_device = 0  # counters for benchmarks and tests
+        self.decoded_by_pillow = 0
+
+    # --- decoding ------------------------------------------------------------------------------------
+    def decode(self, items: Sequence[tuple[Probed, bytes]]) -> list[tuple[torch.Tensor | None, object]]:
+        """``(pixels (3, H, W) uint8 on the device, ImageInfo)``, or ``(None, error reason)``, per item."""
+        out: list = [None] * len(items)
+        on_device = [i for i, (pr, _) in enumerate(items) if pr.device_jpeg] if self.device.type == "cuda" else []
+        if on_device:
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+            raw = [torch.frombuffer(bytearray(items[i][1]), dtype=torch.uint8) for i in on_device]
+            try:
+                pixels = decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device)
+            except RuntimeError:  # one JPEG nvJPEG cannot take fails the batch: those go to Pillow
+                pixels = [None] * len(on_device)
+            for i, x in zip(on_device, pixels):
+                if x is not None:
+                    pr = items[i][0]
+                    out[i] = (orient(x, pr.orientation), pr.info)
+                    self.decoded_on_device += 1
+        rest = [i for i in range(len(items)) if out[i] is None]
+        for i, res in zip(rest, self.pool.map(lambda i: self._pillow(*items[i]), rest)):
+            out[i] = res
+            self.decoded_by_pillow += res[0] is not None
+        return out
+
+    def _pillow(self, pr: Probed, data: bytes):
+        try:
+            img, info = open_image(data, name=pr.path)
+        except ImageLoadError as exc:
+            return None, exc.reason
+        x = torch.from_numpy(np.array(img)).permute(2, 0, 1)  # (3, H, W) uint8
+        return x.to(self.device, non_blocking=True), info
+
+    # --- features ------------------------------------------------------------------------------------
+    @torch.no_grad()
+    def features(self, images: Sequence[torch.Tensor], group: int = 32) -> dict[str, np.ndarray]:
+        """``{"clip": (N, 512), "dct": (N, 128, 128)}`` float32 of (3, H, W) uint8 images on the device."""
+        n = len(images)
+        pixels = torch.empty((n, 3, 224, 224), dtype=torch.float32, device=self.device)
+        spectra = torch.empty((n, 128, 128), dtype=torch.float32, device=self.device)
+        by_shape: dict[tuple, list[int]] = {}
+        for i, x in enumerate(images):
+            by_shape.setdefault(tuple(x.shape), []).append(i)
+        for idx in by_shape.values():
+            for start in range(0, len(idx), group):  # bounded memory: the views' support in float64
+                part = idx[start : start + group]
+                batch = torch.stack([images[i] for i in part])  # (b, 3, H, W) uint8
+                pixels[part] = views_torch.clip_pixels(batch)
+                spectra[part] = views_torch.dct_spectrum(batch)
+        emb = torch.cat([self.encoder(pixels[s : s + self.encoder_batch].to(self.dtype))
+                         for s in range(0, n, self.encoder_batch)]) if n else torch.zeros((0, 512))  # fmt: skip
+        return {"clip": emb.float().cpu().numpy(), "dct": spectra.cpu().numpy()}
+
+    # --- rows ------------------------------------------------------------------------------------------
+    def score(self, probed: Sequence[Probed], data: Sequence[bytes | None]) -> list[Verdict]:
+        """Verdicts (rows) of probed entries and their bytes, in order; errors become error rows."""
+        det = self.detector
+        rows: list[Verdict | None] = [None] * len(probed)
+        todo = []
+        for i, (pr, raw) in enumerate(zip(probed, data)):
+            if pr.error is not None:
+                rows[i] = Verdict.failed(det, pr.path, pr.error)
+            else:
+                todo.append(i)
+        decoded = self.decode([(probed[i], data[i]) for i in todo])
+        good = []
+        for i, (x, info) in zip(todo, decoded):
+            if x is None:
+                rows[i] = Verdict.failed(det, probed[i].path, info)
+            else:
+                good.append((i, x, info))
+        if good:
+            p, reliability = det.assess_features(self.features([x for _, x, _ in good]))
+            for (i, _, info), pi, rel in zip(good, p, reliability):
+                rows[i] = Verdict.scored(det, probed[i].path, float(pi), info, reliability=rel)
+                rows[i].provenance = probed[i].provenance
+        return rows
+
+    def read(self, paths: Sequence[str]) -> list[bytes | None]:
+        """The files' bytes, read on the thread pool (``None`` where reading fails: the probe says why)."""
+
+        def one(path):
+            try:
+                return _read_file(path, path)
+            except ImageLoadError:
+                return None
+
+        return list(self.pool.map(one, paths))
+
+
+def device_scan_iter(detector, paths: list[str], batch_size: int = 256, device: str | None = None,
+                     probe_processes: int = 0, scorer: DeviceScorer | None = None) -> Iterator[list[Verdict]]:
+    """The GPU path's :func:`fakescope.scanning.scan_iter`: verdicts batch by batch, in input order.
+
+    Headers and provenance are read up to two batches ahead of the device, on ``probe_processes``
+    processes (the metadata readers are Python and hold the GIL: on a GPU machine they need several
+    cores to keep up) or, with 0, on the scorer's threads.
+
+    Raises:
+        UnsupportedDetector: at once (not on the first batch) for a detector this path cannot run.
+    """
+    scorer = scorer or DeviceScorer(detector, device)
+    return _device_batches(scorer, paths, batch_size, probe_processes)
+
+
+def _device_batches(scorer: DeviceScorer, paths: list[str], batch_size: int, processes: int):
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # forkserver: the workers import only fakescope.engines.probe (no torch, no CUDA state)
+    pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver")) if processes else None
+    probe_map = (lambda b: pool.map(probe, b, chunksize=8)) if pool else (lambda b: scorer.pool.map(probe, b))
+    try:
+        batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
+        pending = [probe_map(b) for b in batches[:2]]
+        for k in range(len(batches)):
+            probed = list(pending.pop(0))
+            if k + 2 < len(batches):
+                pending.append(probe_map(batches[k + 2]))
+            yield scorer.score(probed, scorer.read([p.path for p in probed]))
+    finally:
+        if pool:
+            pool.shutdown(cancel_futures=True)

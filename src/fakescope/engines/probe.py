@@ -1,0 +1,43 @@
+"""The CPU's share of scanning a file whose pixels are decoded elsewhere (a GPU).
+
+:func:`probe` reads a file's header and its provenance metadata, everything a row needs
+except the pixels. It imports neither torch nor the detectors, so process pools and Ray
+tasks can run it cheaply beside a GPU that decodes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..io import ImageInfo, ImageLoadError, _read_file, probe_image
+
+#: JPEG end-of-image marker: a file without it at its end is cut, and only Pillow says how
+JPEG_EOI = b"\xff\xd9"
+
+
+@dataclass
+class Probed:
+    """One entry as the CPU sees it before decoding."""
+
+    path: str
+    error: str | None = None
+    info: ImageInfo | None = None
+    orientation: int | None = None
+    provenance: dict | None = None
+    #: a plain 8-bit colour JPEG, whole, that a GPU decoder can take (others go to Pillow)
+    device_jpeg: bool = False
+
+
+def probe(path: str, data: bytes | None = None) -> Probed:
+    """Header, provenance and decoder choice of one entry (its bytes read here unless given)."""
+    from ..provenance import evidence
+
+    try:
+        if data is None:
+            data = _read_file(path, path)
+        info, orientation = probe_image(data, name=path)
+    except ImageLoadError as exc:
+        return Probed(path, error=exc.reason)
+    plain = info.format == "JPEG" and info.mode == "RGB" and info.n_frames == 1
+    return Probed(path, info=info, orientation=orientation, provenance=evidence(data),
+                  device_jpeg=plain and data.rstrip(b"\0").endswith(JPEG_EOI))  # fmt: skip
