@@ -57,11 +57,12 @@ def _require_pyarrow():
 class ParquetRows:
     """The Parquet output folder of a scan: what it holds already, and a sink for more rows."""
 
-    def __init__(self, folder: str | Path, fields: list[str], rows_per_group: int = ROWS_PER_GROUP,
-                 seconds_per_group: float = SECONDS_PER_GROUP):  # fmt: skip
+    def __init__(self, folder: str | Path, fields: list[str], rows_per_group: int | None = None,
+                 seconds_per_group: float | None = None):  # fmt: skip
         _require_pyarrow()
         self.folder, self.fields = Path(folder), list(fields)
-        self.rows_per_group, self.seconds_per_group = rows_per_group, seconds_per_group
+        self.rows_per_group = rows_per_group or ROWS_PER_GROUP
+        self.seconds_per_group = seconds_per_group or SECONDS_PER_GROUP
         self.buffer: list[dict] = []
         self.since = 0.0
 

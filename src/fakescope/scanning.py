@@ -582,14 +582,14 @@ def scan(
     if rows_iter is not None:
         batches = rows_iter(readable)
     elif device is not None:
-        from .engines.gpu import UnsupportedDetector, device_scan_iter
+        from .engines.gpu import DeviceUnavailable, UnsupportedDetector, device_scan_iter
 
         try:
             # On a GPU machine the metadata readers need several cores to keep the device fed.
             procs = max(0, (os.cpu_count() or 1) - 2) if str(device).startswith("cuda") else 0
             batches = device_scan_iter(detector, readable, batch_size=batch_size, device=device,
                                        probe_processes=procs)  # fmt: skip
-        except UnsupportedDetector as exc:
+        except (UnsupportedDetector, DeviceUnavailable) as exc:
             raise UsageError(str(exc)) from None
     else:
         batches = scan_iter(detector, readable, batch_size=batch_size, localizer=localizer, heatmaps=heatmaps)

@@ -43,6 +43,10 @@ class UnsupportedDetector(ValueError):
     """The detector reads a view the device path does not compute."""
 
 
+class DeviceUnavailable(ValueError):
+    """The device asked for is not there."""
+
+
 def check_detector(detector) -> None:
     """Raise :class:`UnsupportedDetector` unless ``detector`` is a feature detector reading only
     :data:`DEVICE_EXTRACTORS`."""
@@ -90,12 +94,15 @@ class DeviceScorer:
         check_detector(detector)
         self.detector = detector
         self.device = torch.device(device) if device is not None else default_device()
+        if self.device.type == "cuda" and not torch.cuda.is_available():
+            raise DeviceUnavailable("--device cuda: PyTorch sees no CUDA device on this machine")
         self.dtype = torch.float16 if self.device.type == "cuda" else torch.float32
-        if encoder is None:
+        self.extractors = tuple(detector.extractors)
+        if encoder is None and "clip" in self.extractors:
             from ..features.clip_torch import onnx_encoder
 
             encoder = onnx_encoder()
-        self.encoder = encoder.to(self.device, self.dtype).eval()
+        self.encoder = None if encoder is None else encoder.to(self.device, self.dtype).eval()
         self.encoder_batch = encoder_batch
         self.pool = ThreadPoolExecutor(max_workers=threads or max(2, min(16, os.cpu_count() or 2)))
         self.decoded_on_device = 0  # counters for benchmarks and tests
@@ -109,7 +116,7 @@ class DeviceScorer:
         if on_device:
             from torchvision.io import ImageReadMode, decode_jpeg
 
-            raw = [torch.frombuffer(bytearray(items[i][1]), dtype=torch.uint8) for i in on_device]
+            raw = [torch.from_numpy(np.frombuffer(items[i][1], dtype=np.uint8).copy()) for i in on_device]
             try:
                 pixels = decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device)
             except RuntimeError:  # one JPEG nvJPEG cannot take fails the batch: those go to Pillow
@@ -135,23 +142,34 @@ class DeviceScorer:
 
     # --- features ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def features(self, images: Sequence[torch.Tensor], group: int = 32) -> dict[str, np.ndarray]:
-        """``{"clip": (N, 512), "dct": (N, 128, 128)}`` float32 of (3, H, W) uint8 images on the device."""
+    def features(self, images: Sequence[torch.Tensor], pixels_per_group: int = 2**27) -> dict[str, np.ndarray]:
+        """``{"clip": (N, 512), "dct": (N, 128, 128)}`` float32 of (3, H, W) uint8 images on the device
+        (the extractors the detector reads).
+
+        Images of one size are viewed together, ``pixels_per_group`` pixels at a time (eight 12 MP
+        photos): the box reduction holds a float32 copy of the pixels it averages.
+        """
         n = len(images)
         pixels = torch.empty((n, 3, 224, 224), dtype=torch.float32, device=self.device)
         spectra = torch.empty((n, 128, 128), dtype=torch.float32, device=self.device)
         by_shape: dict[tuple, list[int]] = {}
         for i, x in enumerate(images):
             by_shape.setdefault(tuple(x.shape), []).append(i)
-        for idx in by_shape.values():
-            for start in range(0, len(idx), group):  # bounded memory: the views' support in float64
+        for shape, idx in by_shape.items():
+            group = max(1, pixels_per_group // (shape[-1] * shape[-2]))
+            for start in range(0, len(idx), group):
                 part = idx[start : start + group]
                 batch = torch.stack([images[i] for i in part])  # (b, 3, H, W) uint8
-                pixels[part] = views_torch.clip_pixels(batch)
-                spectra[part] = views_torch.dct_spectrum(batch)
-        emb = torch.cat([self.encoder(pixels[s : s + self.encoder_batch].to(self.dtype))
-                         for s in range(0, n, self.encoder_batch)]) if n else torch.zeros((0, 512))  # fmt: skip
-        return {"clip": emb.float().cpu().numpy(), "dct": spectra.cpu().numpy()}
+                if "clip" in self.extractors:
+                    pixels[part] = views_torch.clip_pixels(batch)
+                if "dct" in self.extractors:
+                    spectra[part] = views_torch.dct_spectrum(batch)
+        out = {"dct": spectra.cpu().numpy()} if "dct" in self.extractors else {}
+        if "clip" in self.extractors:
+            emb = torch.cat([self.encoder(pixels[s : s + self.encoder_batch].to(self.dtype))
+                             for s in range(0, n, self.encoder_batch)]) if n else torch.zeros((0, 512))  # fmt: skip
+            out["clip"] = emb.float().cpu().numpy()
+        return out
 
     # --- rows ------------------------------------------------------------------------------------------
     def score(self, probed: Sequence[Probed], data: Sequence[bytes | None]) -> list[Verdict]:
@@ -212,14 +230,20 @@ def _device_batches(scorer: DeviceScorer, paths: list[str], batch_size: int, pro
     # forkserver: the workers import only fakescope.engines.probe (no torch, no CUDA state)
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver")) if processes else None
     probe_map = (lambda b: pool.map(probe, b, chunksize=8)) if pool else (lambda b: scorer.pool.map(probe, b))
+    reader = ThreadPoolExecutor(max_workers=1)  # reads the next batch's bytes while the device works
     try:
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
-        pending = [probe_map(b) for b in batches[:2]]
+        probes = [probe_map(b) for b in batches[:2]]
+        reads = [reader.submit(scorer.read, b) for b in batches[:1]]
         for k in range(len(batches)):
-            probed = list(pending.pop(0))
+            probed = list(probes.pop(0))
+            data = reads.pop(0).result()
             if k + 2 < len(batches):
-                pending.append(probe_map(batches[k + 2]))
-            yield scorer.score(probed, scorer.read([p.path for p in probed]))
+                probes.append(probe_map(batches[k + 2]))
+            if k + 1 < len(batches):
+                reads.append(reader.submit(scorer.read, batches[k + 1]))
+            yield scorer.score(probed, data)
     finally:
+        reader.shutdown(cancel_futures=True)
         if pool:
             pool.shutdown(cancel_futures=True)
