@@ -34,6 +34,7 @@ Usage (from the repository root; finishes in a few minutes on one H100)::
 from __future__ import annotations
 
 import argparse
+import copy
 import datetime
 import os
 import platform
@@ -204,7 +205,8 @@ def bench_probe(table: Table, files: list[Path]) -> None:
               "CPU time on one core; the GPU path runs it on (cores - 2) processes")  # fmt: skip
 
 
-def bench_end_to_end(table: Table, detector, scorer, files: list[Path], batch: int, procs: int, label: str) -> dict:
+def bench_end_to_end(table: Table, detector, scorer, files: list[Path], batch: int, procs: int, label: str,
+                     budget: float = 75.0) -> dict:  # fmt: skip
     from fakescope.engines.gpu import device_scan_iter
     from fakescope.scanning import RowWriter, output_row
 
@@ -220,6 +222,8 @@ def bench_end_to_end(table: Table, detector, scorer, files: list[Path], batch: i
             writer.write(rows)
             n += len(rows)
             errors += sum(r["error"] is not None for r in rows)
+            if time.perf_counter() - t0 > budget:  # the run must end in minutes whatever the rate
+                break
         seconds = time.perf_counter() - t0
     shutil.rmtree(tmp.parent, ignore_errors=True)
     on_dev, pil = scorer.decoded_on_device - before[0], scorer.decoded_by_pillow - before[1]
@@ -262,7 +266,7 @@ def bench_torch_cpu(table: Table, detector, encoder, files: list[Path]) -> None:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        scorer = DeviceScorer(detector, "cpu", encoder=encoder, threads=1)
+        scorer = DeviceScorer(detector, "cpu", encoder=copy.deepcopy(encoder), threads=1)
         probed = [probe(str(f)) for f in files]
         data = scorer.read([str(f) for f in files])
         scorer.score(probed[:1], data[:1])
@@ -345,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_encoder(table, encoder, device, batch_sizes, args.seconds)
         bench_heads(table, detector, max(e2e_batches), args.seconds)
         bench_probe(table, distinct)
-        scorer = DeviceScorer(detector, "cpu", encoder=encoder)
+        scorer = DeviceScorer(detector, "cpu", encoder=copy.deepcopy(encoder))
         for b in e2e_batches:
             bench_end_to_end(table, detector, scorer, files, b, 0, "camera mix, torch on CPU")
     bench_torch_cpu(table, detector, encoder, distinct[: min(6, len(distinct))])

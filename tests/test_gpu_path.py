@@ -157,6 +157,24 @@ def test_device_rows_equal_cpu_rows_for_a_dct_detector(dct_detector, mixed_folde
     assert sum(r["error"] is not None for r in dev) == 3
 
 
+def test_jpeg_route_decodes_with_torchvision_close_to_pillow(dct_detector, mixed_folder):
+    """The route JPEGs take on a GPU (torchvision's decoder, EXIF orientation applied on the tensor),
+    run here with torchvision's CPU decoder: the same rows, up to the decoders' rounding."""
+    from fakescope.engines.gpu import DeviceScorer, device_scan_iter
+    from fakescope.scanning import expand_inputs, scan_iter
+
+    paths = expand_inputs(mixed_folder)
+    scorer = DeviceScorer(dct_detector, "cpu")
+    scorer.decode_jpegs_here = True
+    dev = _rows(device_scan_iter(dct_detector, paths, batch_size=16, scorer=scorer))
+    cpu = _rows(scan_iter(dct_detector, paths))
+    assert scorer.decoded_on_device == 4 and scorer.decoded_by_pillow == 2  # 3 samples + portrait; png, grey
+    for a, b in zip(cpu, dev):
+        assert {k: v for k, v in a.items() if k != "p_fake"} == {k: v for k, v in b.items() if k != "p_fake"}
+        if a["p_fake"] is not None:
+            assert abs(a["p_fake"] - b["p_fake"]) < 0.05
+
+
 def test_device_path_refuses_what_it_cannot_run(dct_detector):
     from fakescope.engines.gpu import DeviceScorer, DeviceUnavailable, UnsupportedDetector
     from fakescope.registry import create

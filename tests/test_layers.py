@@ -4,7 +4,8 @@ From the bottom: ``metrics`` (pure functions of labels and scores) and ``feature
 (image -> array functions, views); ``data`` (manifests, perturbations, synthesis; may
 use features); ``extraction`` (batch extraction over a manifest, the feature cache);
 ``train`` (what every family shares); ``detectors`` and ``localize``; ``evaluation`` (protocols, reports, benchmarks);
-``service`` (the REST service and page, beside evaluation: neither imports the other); ``cli``.
+``service`` (the REST service and page, beside evaluation: neither imports the other); ``engines``
+(scans on a GPU or a Ray cluster, beside the service); ``cli``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ FORBIDDEN = {
     "localize": ["fakescope.evaluation", "fakescope.cli"],
     "evaluation": ["fakescope.cli", "fakescope.service"],
     "service": ["fakescope.cli", "fakescope.evaluation"],
+    "engines": ["fakescope.cli", "fakescope.evaluation"],
 }  # fmt: skip
 for _layer, _banned in FORBIDDEN.items():
     if _layer not in ("evaluation", "service"):

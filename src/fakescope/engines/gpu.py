@@ -105,40 +105,72 @@ class DeviceScorer:
         self.encoder = None if encoder is None else encoder.to(self.device, self.dtype).eval()
         self.encoder_batch = encoder_batch
         self.pool = ThreadPoolExecutor(max_workers=threads or max(2, min(16, os.cpu_count() or 2)))
+        #: route plain JPEGs to torchvision's decoder (nvJPEG on CUDA); tests set it on a CPU to run that route
+        self.decode_jpegs_here = self.device.type == "cuda"
         self.decoded_on_device = 0  # counters for benchmarks and tests
         self.decoded_by_pillow = 0
 
     # --- decoding ------------------------------------------------------------------------------------
-    def decode(self, items: Sequence[tuple[Probed, bytes]]) -> list[tuple[torch.Tensor | None, object]]:
-        """``(pixels (3, H, W) uint8 on the device, ImageInfo)``, or ``(None, error reason)``, per item."""
-        out: list = [None] * len(items)
-        on_device = [i for i, (pr, _) in enumerate(items) if pr.device_jpeg] if self.device.type == "cuda" else []
-        if on_device:
-            from torchvision.io import ImageReadMode, decode_jpeg
+    def prepare(self, probed: Sequence[Probed], data: Sequence[bytes | None]) -> list[tuple]:
+        """The CPU's share of a batch, which can run while the device works on the previous one.
 
-            raw = [torch.from_numpy(np.frombuffer(items[i][1], dtype=np.uint8).copy()) for i in on_device]
-            try:
-                pixels = decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device)
-            except RuntimeError:  # one JPEG nvJPEG cannot take fails the batch: those go to Pillow
-                pixels = [None] * len(on_device)
-            for i, x in zip(on_device, pixels):
-                if x is not None:
-                    pr = items[i][0]
-                    out[i] = (orient(x, pr.orientation), pr.info)
-                    self.decoded_on_device += 1
-        rest = [i for i in range(len(items)) if out[i] is None]
-        for i, res in zip(rest, self.pool.map(lambda i: self._pillow(*items[i]), rest)):
+        Per entry: ``("error", reason)``; ``("device", bytes)`` for a JPEG the device will decode; or
+        ``("pixels", (3, H, W) uint8 CPU tensor, ImageInfo)`` decoded by Pillow (every other file, and
+        every file when the device is a CPU), exactly as the CPU path decodes it.
+        """
+        out: list = [None] * len(probed)
+        pillow = []
+        for i, (pr, raw) in enumerate(zip(probed, data)):
+            if pr.error is not None:
+                out[i] = ("error", pr.error)
+            elif raw is None:
+                out[i] = ("error", "file could not be read again after its header was (removed or changed during "
+                                   "the scan)")  # fmt: skip
+            elif pr.device_jpeg and self.decode_jpegs_here:
+                out[i] = ("device", raw)
+            else:
+                pillow.append(i)
+        for i, res in zip(pillow, self.pool.map(lambda i: self._pillow(probed[i], data[i]), pillow)):
             out[i] = res
-            self.decoded_by_pillow += res[0] is not None
         return out
 
-    def _pillow(self, pr: Probed, data: bytes):
+    def _pillow(self, pr: Probed, data: bytes) -> tuple:
         try:
             img, info = open_image(data, name=pr.path)
         except ImageLoadError as exc:
-            return None, exc.reason
-        x = torch.from_numpy(np.array(img)).permute(2, 0, 1)  # (3, H, W) uint8
-        return x.to(self.device, non_blocking=True), info
+            return "error", exc.reason
+        return "pixels", torch.from_numpy(np.array(img)).permute(2, 0, 1), info  # (3, H, W) uint8
+
+    def decode(self, probed: Sequence[Probed], prepared: list[tuple]) -> list[tuple]:
+        """Pixels on the device per entry: ``(pixels (3, H, W) uint8, ImageInfo)`` or ``(None, error reason)``.
+
+        The JPEGs marked for the device are decoded there in one call, and turned upright; if nvJPEG
+        refuses the batch (one file it cannot take fails them all), those files go to Pillow.
+        """
+        out: list = [None] * len(prepared)
+        on_device = [i for i, p in enumerate(prepared) if p[0] == "device"]
+        if on_device:
+            from torchvision.io import ImageReadMode, decode_jpeg
+
+            raw = [torch.from_numpy(np.frombuffer(prepared[i][1], dtype=np.uint8).copy()) for i in on_device]
+            try:
+                pixels = decode_jpeg(raw, mode=ImageReadMode.RGB, device=self.device)
+            except RuntimeError:
+                pixels = None
+            for k, i in enumerate(on_device):
+                if pixels is None:
+                    prepared[i] = self._pillow(probed[i], prepared[i][1])
+                else:
+                    out[i] = (orient(pixels[k], probed[i].orientation), probed[i].info)
+                    self.decoded_on_device += 1
+        for i, p in enumerate(prepared):
+            if out[i] is None:
+                if p[0] == "error":
+                    out[i] = (None, p[1])
+                else:
+                    out[i] = (p[1].to(self.device, non_blocking=True), p[2])
+                    self.decoded_by_pillow += 1
+        return out
 
     # --- features ------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -174,17 +206,14 @@ class DeviceScorer:
     # --- rows ------------------------------------------------------------------------------------------
     def score(self, probed: Sequence[Probed], data: Sequence[bytes | None]) -> list[Verdict]:
         """Verdicts (rows) of probed entries and their bytes, in order; errors become error rows."""
+        return self.finish(probed, self.prepare(probed, data))
+
+    def finish(self, probed: Sequence[Probed], prepared: list[tuple]) -> list[Verdict]:
+        """The device's share of a batch (see :meth:`prepare`): decode, views, encoder, heads, rows."""
         det = self.detector
         rows: list[Verdict | None] = [None] * len(probed)
-        todo = []
-        for i, (pr, raw) in enumerate(zip(probed, data)):
-            if pr.error is not None:
-                rows[i] = Verdict.failed(det, pr.path, pr.error)
-            else:
-                todo.append(i)
-        decoded = self.decode([(probed[i], data[i]) for i in todo])
         good = []
-        for i, (x, info) in zip(todo, decoded):
+        for i, (x, info) in enumerate(self.decode(probed, prepared)):
             if x is None:
                 rows[i] = Verdict.failed(det, probed[i].path, info)
             else:
@@ -230,20 +259,26 @@ def _device_batches(scorer: DeviceScorer, paths: list[str], batch_size: int, pro
     # forkserver: the workers import only fakescope.engines.probe (no torch, no CUDA state)
     pool = ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("forkserver")) if processes else None
     probe_map = (lambda b: pool.map(probe, b, chunksize=8)) if pool else (lambda b: scorer.pool.map(probe, b))
-    reader = ThreadPoolExecutor(max_workers=1)  # reads the next batch's bytes while the device works
+    # One thread runs the CPU's share of the next batch (bytes, Pillow decoding) while the device
+    # works on this one; headers and provenance run two batches ahead.
+    ahead = ThreadPoolExecutor(max_workers=1)
+
+    def cpu_share(probes):
+        probed = list(probes)
+        return probed, scorer.prepare(probed, scorer.read([p.path for p in probed]))
+
     try:
         batches = [paths[i : i + batch_size] for i in range(0, len(paths), batch_size)]
         probes = [probe_map(b) for b in batches[:2]]
-        reads = [reader.submit(scorer.read, b) for b in batches[:1]]
+        ready = ahead.submit(cpu_share, probes.pop(0)) if batches else None
         for k in range(len(batches)):
-            probed = list(probes.pop(0))
-            data = reads.pop(0).result()
+            probed, prepared = ready.result()
             if k + 2 < len(batches):
                 probes.append(probe_map(batches[k + 2]))
             if k + 1 < len(batches):
-                reads.append(reader.submit(scorer.read, batches[k + 1]))
-            yield scorer.score(probed, data)
+                ready = ahead.submit(cpu_share, probes.pop(0))
+            yield scorer.finish(probed, prepared)
     finally:
-        reader.shutdown(cancel_futures=True)
+        ahead.shutdown(cancel_futures=True)
         if pool:
             pool.shutdown(cancel_futures=True)
