@@ -118,6 +118,17 @@ class Table:
     def __init__(self):
         self.rows: list[tuple] = []
 
+    def guard(self, what: str, fn, *args, **kw):
+        """Run one measurement; a failure becomes a row saying so, and the others still run."""
+        import traceback
+
+        try:
+            return fn(self, *args, **kw)
+        except Exception as exc:  # noqa: BLE001 - one shot on a borrowed machine: keep every other number
+            traceback.print_exc()
+            self.rows.append((what, "-", "-", 0, 0.0, float("nan"), f"FAILED: {type(exc).__name__}: {exc}"[:300]))
+            return None
+
     def add(self, what: str, device: str, batch, images: int, seconds: float, note: str = "") -> None:
         rate = images / seconds if seconds > 0 else float("nan")
         self.rows.append((what, device, batch, images, seconds, rate, note))
@@ -206,12 +217,13 @@ def bench_probe(table: Table, files: list[Path]) -> None:
 
 
 def bench_end_to_end(table: Table, detector, scorer, files: list[Path], batch: int, procs: int, label: str,
-                     budget: float = 75.0) -> dict:  # fmt: skip
+                     budget: float = 45.0) -> dict:  # fmt: skip
     from fakescope.engines.gpu import device_scan_iter
     from fakescope.scanning import RowWriter, output_row
 
     tmp = Path(tempfile.mkdtemp()) / "rows.jsonl"
     before = (scorer.decoded_on_device, scorer.decoded_by_pillow)
+    scorer.profile, scorer.seconds = True, type(scorer.seconds)()
     errors = n = 0
     with open(tmp, "w", encoding="utf-8") as fh:
         writer = RowWriter(fh, "jsonl", write_header=False)
@@ -227,9 +239,11 @@ def bench_end_to_end(table: Table, detector, scorer, files: list[Path], batch: i
         seconds = time.perf_counter() - t0
     shutil.rmtree(tmp.parent, ignore_errors=True)
     on_dev, pil = scorer.decoded_on_device - before[0], scorer.decoded_by_pillow - before[1]
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in scorer.seconds.items())
+    scorer.profile = False
     table.add(f"end to end ({label})", scorer.device.type, batch, n, seconds,
               f"files -> JSONL rows; {on_dev} decoded on the device, {pil} by Pillow; {errors} errors; "
-              f"{procs} metadata processes")  # fmt: skip
+              f"{procs} metadata processes; main thread s: {stages}")  # fmt: skip
     return {"images": n, "seconds": seconds, "errors": errors}
 
 
@@ -332,28 +346,30 @@ def main(argv: list[str] | None = None) -> int:
     procs = max(0, cores - 2) if cuda else 0
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     e2e_batches = [int(b) for b in args.e2e_batches.split(",")]
+    g = table.guard
     if cuda:
-        bench_encoder(table, encoder, device, batch_sizes, args.seconds)
+        g("encoder", bench_encoder, encoder, device, batch_sizes, args.seconds)
         scorer = DeviceScorer(detector, device, encoder=encoder)
-        bench_gpu_stages(table, scorer, jpegs, min(64, max(batch_sizes)), args.seconds)
-        bench_heads(table, detector, max(e2e_batches), args.seconds)
-        bench_probe(table, distinct)
-        # warm-up (CUDA kernels, cuDNN/cuBLAS choices, the metadata processes' start) on a few batches
-        bench_end_to_end(table, detector, scorer, files[: 2 * e2e_batches[0]], e2e_batches[0], procs, "warm-up")
+        g("decode + views (GPU)", bench_gpu_stages, scorer, jpegs, min(64, max(batch_sizes)), args.seconds)
+        g("heads + rows", bench_heads, detector, max(e2e_batches), args.seconds)
+        g("probe", bench_probe, distinct)
+        # warm-up (CUDA kernels, cuBLAS choices, the metadata processes' start) on a few batches
+        g("end to end (warm-up)", bench_end_to_end, detector, scorer, files[: 2 * e2e_batches[0]], e2e_batches[0],
+          procs, "warm-up")  # fmt: skip
         for b in e2e_batches:
-            bench_end_to_end(table, detector, scorer, files, b, procs, "camera mix")
+            g("end to end", bench_end_to_end, detector, scorer, files, b, procs, "camera mix")
         # the 70 % of the mix that the GPU decodes, alone: where the PNG/WebP decoding on the CPU is not the limit
-        bench_end_to_end(table, detector, scorer, [f for f in files if f.suffix == ".jpg"], e2e_batches[0], procs,
-                         "JPEGs of the mix")  # fmt: skip
+        g("end to end (JPEGs)", bench_end_to_end, detector, scorer, [f for f in files if f.suffix == ".jpg"],
+          e2e_batches[0], procs, "JPEGs of the mix")  # fmt: skip
     else:
-        bench_encoder(table, encoder, device, batch_sizes, args.seconds)
-        bench_heads(table, detector, max(e2e_batches), args.seconds)
-        bench_probe(table, distinct)
+        g("encoder", bench_encoder, encoder, device, batch_sizes, args.seconds)
+        g("heads + rows", bench_heads, detector, max(e2e_batches), args.seconds)
+        g("probe", bench_probe, distinct)
         scorer = DeviceScorer(detector, "cpu", encoder=copy.deepcopy(encoder))
         for b in e2e_batches:
-            bench_end_to_end(table, detector, scorer, files, b, 0, "camera mix, torch on CPU")
-    bench_torch_cpu(table, detector, encoder, distinct[: min(6, len(distinct))])
-    bench_cpu_path(table, detector, distinct[: min(12, len(distinct))])
+            g("end to end", bench_end_to_end, detector, scorer, files, b, 0, "camera mix, torch on CPU")
+    g("torch path on CPU", bench_torch_cpu, detector, encoder, distinct[: min(6, len(distinct))])
+    g("CPU path", bench_cpu_path, detector, distinct[: min(12, len(distinct))])
 
     kinds = ", ".join(f"{k.share * 5} % {round(k.size[0] * args.scale)}x{round(k.size[1] * args.scale)} "
                       f"{k.suffix[1:].upper()}" for k in KINDS)  # fmt: skip

@@ -93,14 +93,16 @@ def test_probe_says_what_open_image_says(tmp_path):
     good = (tmp_path / "plain.jpg").read_bytes()
     (tmp_path / "cut.jpg").write_bytes(good[: len(good) // 2])
     (tmp_path / "empty.jpg").write_bytes(b"")
-    for name in ("rot.jpg", "plain.jpg", "render.png"):
+    for name in ("rot.jpg", "plain.jpg"):
         pr = probe(str(tmp_path / name))
         _, info = open_image(tmp_path / name)
-        assert pr.error is None and pr.info == info
-        assert pr.device_jpeg == name.endswith(".jpg")
+        assert pr.error is None and pr.info == info and pr.device_jpeg
+    png = probe(str(tmp_path / "render.png"))  # Pillow decodes it, and describes it then
+    assert png.error is None and png.info is None and not png.device_jpeg and png.provenance["format"] == "PNG"
     cut = probe(str(tmp_path / "cut.jpg"))
     assert cut.error is None and not cut.device_jpeg  # no end marker: Pillow decodes it, and says it is cut
-    assert probe(str(tmp_path / "empty.jpg")).error == "empty file (0 bytes)"
+    assert not probe(str(tmp_path / "empty.jpg")).device_jpeg  # Pillow's decoder then says it is empty
+    assert probe(str(tmp_path / "missing.jpg")).error == "file not found"
 
 
 @pytest.fixture(scope="module")

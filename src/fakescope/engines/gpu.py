@@ -24,6 +24,8 @@ Without CUDA the same code runs on the CPU (Pillow decoding, float32): that is h
 from __future__ import annotations
 
 import os
+import time
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 
@@ -109,6 +111,10 @@ class DeviceScorer:
         self.decode_jpegs_here = self.device.type == "cuda"
         self.decoded_on_device = 0  # counters for benchmarks and tests
         self.decoded_by_pillow = 0
+        #: seconds spent per stage of :meth:`finish` (and waiting for the CPU's share), when ``profile`` is set;
+        #: profiling synchronises the device after each stage
+        self.profile = False
+        self.seconds: Counter = Counter()
 
     # --- decoding ------------------------------------------------------------------------------------
     def prepare(self, probed: Sequence[Probed], data: Sequence[bytes | None]) -> list[tuple]:
@@ -213,17 +219,33 @@ class DeviceScorer:
         det = self.detector
         rows: list[Verdict | None] = [None] * len(probed)
         good = []
-        for i, (x, info) in enumerate(self.decode(probed, prepared)):
+        t0 = self._tick()
+        decoded = self.decode(probed, prepared)
+        t1 = self._tick("decode", t0)
+        for i, (x, info) in enumerate(decoded):
             if x is None:
                 rows[i] = Verdict.failed(det, probed[i].path, info)
             else:
                 good.append((i, x, info))
         if good:
-            p, reliability = det.assess_features(self.features([x for _, x, _ in good]))
+            feats = self.features([x for _, x, _ in good])
+            t2 = self._tick("views + encoder", t1)
+            p, reliability = det.assess_features(feats)
             for (i, _, info), pi, rel in zip(good, p, reliability):
                 rows[i] = Verdict.scored(det, probed[i].path, float(pi), info, reliability=rel)
                 rows[i].provenance = probed[i].provenance
+            self._tick("heads + rows", t2)
         return rows
+
+    def _tick(self, stage: str | None = None, since: float = 0.0) -> float:
+        if not self.profile:
+            return 0.0
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        now = time.perf_counter()
+        if stage:
+            self.seconds[stage] += now - since
+        return now
 
     def read(self, paths: Sequence[str]) -> list[bytes | None]:
         """The files' bytes, read on the thread pool (``None`` where reading fails: the probe says why)."""
@@ -272,7 +294,9 @@ def _device_batches(scorer: DeviceScorer, paths: list[str], batch_size: int, pro
         probes = [probe_map(b) for b in batches[:2]]
         ready = ahead.submit(cpu_share, probes.pop(0)) if batches else None
         for k in range(len(batches)):
+            t0 = time.perf_counter()
             probed, prepared = ready.result()
+            scorer.seconds["waiting for the CPU share"] += time.perf_counter() - t0
             if k + 2 < len(batches):
                 probes.append(probe_map(batches[k + 2]))
             if k + 1 < len(batches):
