@@ -154,7 +154,8 @@ def bench_encoder(table: Table, encoder, device, batch_sizes: list[int], min_sec
         x = torch.randn(b, 3, 224, 224, device=device, dtype=dtype)
         with torch.no_grad():
             per_call, reps = timed(lambda: enc(x), device, min_seconds)
-        table.add("encoder (CLIP ViT-B/16)", device.type, b, b * reps, per_call * reps, str(dtype).replace("torch.", ""))
+        precision = str(dtype).replace("torch.", "")
+        table.add("encoder (CLIP ViT-B/16)", device.type, b, b * reps, per_call * reps, precision)
 
 
 def bench_gpu_stages(table: Table, scorer, jpegs: list[bytes], batch: int, min_seconds: float) -> list:
@@ -378,7 +379,8 @@ def main(argv: list[str] | None = None) -> int:
         "",
         f"- measured {datetime.datetime.now().strftime('%Y-%m-%d %H:%M')} on "
         f"{torch.cuda.get_device_name(0) if cuda else 'no GPU (CPU only; GPU rows skipped)'}, {cores} CPU cores "
-        f"({platform.processor() or platform.machine()}), torch {torch.__version__}, torchvision {torchvision.__version__}",
+        f"({platform.processor() or platform.machine()}), torch {torch.__version__}, "
+        f"torchvision {torchvision.__version__}",
         f"- CLIP weights: {weights_note}",
         f"- images: {len(files)} files ({args.unique} distinct, the rest hard links), made from the repository's "
         f"samples/ images upsampled by make_camera_mix.py's generator: {kinds}; one JPEG in three has EXIF "

@@ -26,9 +26,11 @@ def scan_command(
     engine: str = typer.Option("local", help="local (this process) or ray (a Ray cluster, Ray Data: decoding in "
                                "tasks, scoring in an actor pool; pip install 'fakescope[ray]')."),  # fmt: skip
     address: str = typer.Option(None, help="With --engine ray: the cluster to join ('auto', or host:port of "
-                                "`ray start --head`); default: RAY_ADDRESS, else a Ray started on this machine."),  # fmt: skip
-    device: str = typer.Option(None, help="cuda (or cuda:N) runs the GPU path: JPEGs decoded on the GPU, CLIP in "
-                               "float16, the detector's heads unchanged; default: the CPU path (INT8 CLIP)."),  # fmt: skip
+                                "`ray start --head`); default: RAY_ADDRESS, else a Ray started on this "
+                                "machine."),  # fmt: skip
+    device: str = typer.Option(None, help="cuda (or cuda:N) runs the GPU path: JPEGs decoded on the GPU, CLIP "
+                               "in float16, the detector's heads unchanged; default: the CPU path (INT8 "
+                               "CLIP)."),  # fmt: skip
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     heatmaps: Path = typer.Option(None, help="Also localize: write each image's manipulation map (PNG, 255 = "
                                   "certain) and an overlay here; rows gain heatmap, overlay, flagged_share, "

@@ -85,8 +85,9 @@ def find_inputs_any(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> 
         if info.type == fs.FileType.Directory:
             scheme = item.split("://", 1)[0]
             listed = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
-            found.paths += sorted(f"{scheme}://{f.path}" for f in listed
-                                  if f.type == fs.FileType.File and os.path.splitext(f.path)[1].lower() in IMAGE_SUFFIXES)  # fmt: skip
+            images = [f.path for f in listed
+                      if f.type == fs.FileType.File and os.path.splitext(f.path)[1].lower() in IMAGE_SUFFIXES]  # fmt: skip
+            found.paths += sorted(f"{scheme}://{p}" for p in images)
         else:
             found.paths.append(item)
     seen: set[str] = set()
@@ -230,7 +231,8 @@ def probe_batch(batch):
 
 
 class DeviceActor:
-    """Ray Data actor on one GPU: reads the files' bytes, decodes and scores them (:class:`~fakescope.engines.gpu.DeviceScorer`)."""
+    """Ray Data actor on one GPU: reads the files' bytes, decodes and scores them
+    (:class:`~fakescope.engines.gpu.DeviceScorer`)."""
 
     def __init__(self, detector, device: str = "cuda"):
         from .gpu import DeviceScorer
@@ -314,7 +316,8 @@ def ray_rows(detector, batch_size: int = 16, device: str | None = None, actors: 
             # Half the CPUs decode, half score: decoding a camera photo costs about what scoring it does.
             n = actors or max(1, int(resources.get("CPU", 2)) // 2)
             scored = ds.map_batches(Scorer, fn_constructor_args=(detector,), batch_size=batch_size,
-                                    batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=n), num_cpus=1)  # fmt: skip
+                                    batch_format="pyarrow", compute=ray.data.ActorPoolStrategy(size=n),
+                                    num_cpus=1)  # fmt: skip
         for batch in scored.iter_batches(batch_size=None, batch_format="pyarrow"):
             yield [json.loads(r) for r in batch.column("row").to_pylist()]
 
