@@ -133,3 +133,19 @@ def test_uri_inputs_are_listed_and_read(local_ray, dct_detector, folder, tmp_pat
     assert summary.scanned == 2 and all(r["path"].startswith("file://") for r in rows)
     again = ray_scan(dct_detector, f"file://{sub}", tmp_path / "u.jsonl")
     assert again.skipped_done == 2
+
+
+def test_gpu_stages_give_the_local_rows(dct_detector, folder, tmp_path):
+    """The --device cuda pipeline's two stages (probe tasks, then a device actor), run here on the CPU
+    without Ray's scheduling: the rows of the local scan."""
+    import json
+
+    from fakescope.engines.ray_data import DeviceActor, _table, probe_batch
+    from fakescope.scanning import find_inputs, path_fields
+
+    found = find_inputs(folder)
+    names = [path_fields(p) for p in found.paths if p not in found.refused]
+    batch = _table({"path": [n[0] for n in names], "path_bytes": [n[1] for n in names]})
+    rows = [json.loads(r) for r in DeviceActor(dct_detector, "cpu")(probe_batch(batch)).column("row").to_pylist()]
+    scan(dct_detector, folder, out=tmp_path / "local.jsonl")
+    assert_same_rows(list(read_rows(tmp_path / "local.jsonl")), rows)
