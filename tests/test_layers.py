@@ -4,8 +4,9 @@ From the bottom: ``metrics`` (pure functions of labels and scores) and ``feature
 (image -> array functions, views); ``data`` (manifests, perturbations, synthesis; may
 use features); ``extraction`` (batch extraction over a manifest, the feature cache);
 ``train`` (what every family shares); ``detectors``, ``localize`` and ``attributors``; ``evaluation`` (protocols, reports, benchmarks);
-``service`` (the REST service and page, beside evaluation: neither imports the other); ``analysis``
-(spectral and prompt analyses, the shared plot style; beside evaluation, which may use its plots); ``cli``.
+``service`` (the REST service and page, beside evaluation: neither imports the other); ``engines``
+(scans on a GPU or a Ray cluster, beside the service); ``analysis`` (spectral and prompt analyses, the
+shared plot style; beside evaluation, which may use its plots); ``cli``.
 """
 
 from __future__ import annotations
@@ -36,8 +37,9 @@ FORBIDDEN = {
     "evaluation": ["fakescope.cli", "fakescope.service"],
     "service": ["fakescope.cli", "fakescope.evaluation"],
     "analysis": ["fakescope.cli", "fakescope.service"],
+    "engines": ["fakescope.cli", "fakescope.evaluation"],
 }  # fmt: skip
-for _layer in ("metrics", "features", "data", "extraction", "train", "detectors", "localize", "service"):
+for _layer in ("metrics", "features", "data", "extraction", "train", "detectors", "localize", "service", "engines"):
     FORBIDDEN[_layer].append("fakescope.analysis")  # analyses read the layers below; nothing below reads them
 for _layer, _banned in FORBIDDEN.items():
     if _layer not in ("evaluation", "service"):

@@ -19,7 +19,7 @@ Names:
     list_detectors: registered detector families, optionally filtered by a glob.
     load_localizer: a trained localizer, shipped name or saved folder.
     list_localizers: registered localizer families, optionally filtered by a glob.
-    scan: verdicts for files, folders, globs or manifests, written as JSONL or CSV.
+    scan: verdicts for files, folders, globs or manifests, written as JSONL, CSV or Parquet.
     evaluate: a detector's metrics on a manifest with the shortcut audit beside them
         (``fakescope.evaluation.protocols.evaluate``), as an :class:`EvaluationReport`.
     Manifest, Sample: data sets (``fakescope.data.manifest``).

@@ -180,51 +180,12 @@ def open_image(
         ImageLoadError: the file is missing, empty, not an image, truncated,
             corrupt, or larger than :data:`MAX_PIXELS` (then :class:`ImageTooLargeError`).
     """
-    if isinstance(source, (bytes, bytearray)):
-        label, data = name or "<bytes>", bytes(source)
-    else:
-        label = str(source)
-        data = _read_file(source, label)
-    if not data:
-        raise ImageLoadError(label, "empty file (0 bytes)")
+    label, data = _source_bytes(source, name)
     with warnings.catch_warnings():
         # We apply our own limit; Pillow's bomb warning would only be noise.
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            img = Image.open(io.BytesIO(data), formats=formats)
-        except UnidentifiedImageError:
-            raise ImageLoadError(label, _unidentified(data)) from None
-        except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(label, f"over the decompression-bomb guard, refused before decoding ({exc})") \
-                from None
-        except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
-            raise ImageLoadError(label, f"cannot decode header ({exc})") from None
-        width, height = img.size
-        if width * height > MAX_PIXELS:
-            raise ImageTooLargeError(
-                label,
-                f"{width}x{height} is {width * height / 1e6:.0f} MP, over the {MAX_PIXELS / 1e6:.0f} MP "
-                "decompression-bomb guard (set FAKESCOPE_MAX_PIXELS to raise it)",
-            )
-        info = ImageInfo(
-            path=label,
-            format=img.format or "UNKNOWN",
-            width=width,
-            height=height,
-            mode=img.mode,
-            file_size=len(data),
-            n_frames=int(getattr(img, "n_frames", 1) or 1),
-        )
-        if info.format in ("JPEG", "MPO"):
-            info.jpeg_quality = estimate_jpeg_quality(img)
-        if info.n_frames > 1:
-            img.seek(0)
-            info.conversions.append(f"first of {info.n_frames} frames")
-        # Read before load(), which drops the tile list.
-        depth = _sample_bits(img)
-        if depth > 8 and img.mode in ("RGB", "RGBA"):
-            # Pillow reduces 16-bit colour to 8 bits as it decodes (grey keeps 16 and is scaled below).
-            info.conversions.append(f"{depth}-bit {img.mode}->8bit")
+        img, info = _open_header(data, label, formats)
+        width, height = info.width, info.height
         if min_side and info.format == "JPEG":
             _draft(img, min_side, info)
         try:
@@ -241,6 +202,77 @@ def open_image(
             img.info[JPEG_TABLES] = {k: list(v) for k, v in img.quantization.items()}
         rgb = _to_rgb(img, info)
     return rgb, info
+
+
+def _source_bytes(source: str | os.PathLike | bytes, name: str | None) -> tuple[str, bytes]:
+    """``(label, bytes)`` of a path or of encoded bytes; an empty file is an :class:`ImageLoadError`."""
+    if isinstance(source, (bytes, bytearray)):
+        label, data = name or "<bytes>", bytes(source)
+    else:
+        label = str(source)
+        data = _read_file(source, label)
+    if not data:
+        raise ImageLoadError(label, "empty file (0 bytes)")
+    return label, data
+
+
+def _open_header(data: bytes, label: str, formats: tuple[str, ...] | None) -> tuple[Image.Image, ImageInfo]:
+    """Open ``data`` lazily (header only) and describe it: size, format, frames, bit depth, the pixel limit."""
+    try:
+        img = Image.open(io.BytesIO(data), formats=formats)
+    except UnidentifiedImageError:
+        raise ImageLoadError(label, _unidentified(data)) from None
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(label, f"over the decompression-bomb guard, refused before decoding ({exc})") \
+            from None
+    except Exception as exc:  # noqa: BLE001 - any decoder failure is a bad file
+        raise ImageLoadError(label, f"cannot decode header ({exc})") from None
+    width, height = img.size
+    if width * height > MAX_PIXELS:
+        raise ImageTooLargeError(
+            label,
+            f"{width}x{height} is {width * height / 1e6:.0f} MP, over the {MAX_PIXELS / 1e6:.0f} MP "
+            "decompression-bomb guard (set FAKESCOPE_MAX_PIXELS to raise it)",
+        )
+    info = ImageInfo(
+        path=label,
+        format=img.format or "UNKNOWN",
+        width=width,
+        height=height,
+        mode=img.mode,
+        file_size=len(data),
+        n_frames=int(getattr(img, "n_frames", 1) or 1),
+    )
+    if info.format in ("JPEG", "MPO"):
+        info.jpeg_quality = estimate_jpeg_quality(img)
+    if info.n_frames > 1:
+        img.seek(0)
+        info.conversions.append(f"first of {info.n_frames} frames")
+    # Read before load(), which drops the tile list.
+    depth = _sample_bits(img)
+    if depth > 8 and img.mode in ("RGB", "RGBA"):
+        # Pillow reduces 16-bit colour to 8 bits as it decodes (grey keeps 16 and is scaled below).
+        info.conversions.append(f"{depth}-bit {img.mode}->8bit")
+    return img, info
+
+
+def probe_image(source: str | os.PathLike | bytes, name: str | None = None) -> tuple[ImageInfo, int | None]:
+    """What :func:`open_image` would report about a file, read from its header alone: the
+    :class:`ImageInfo` (its ``conversions`` name what decoding will do to the pixels, EXIF
+    orientation included, except a mode conversion, which only :func:`open_image` knows) and the
+    EXIF orientation (1-8, or ``None``). For decoders elsewhere, e.g. a GPU's.
+
+    Raises:
+        ImageLoadError: as :func:`open_image` does for what the header shows.
+    """
+    label, data = _source_bytes(source, name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        img, info = _open_header(data, label, None)
+        orientation = _orientation(img)
+    if orientation not in (None, 1):
+        info.conversions.append("EXIF orientation applied")
+    return info, orientation
 
 
 def _draft(img: Image.Image, min_side: int, info: ImageInfo) -> None:

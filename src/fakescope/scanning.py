@@ -46,7 +46,8 @@ FIELDS = ["path", "p_fake", "verdict", "verdict_set", "reliability", "detector",
 LOCALIZATION_FIELDS = ["heatmap", "overlay", "flagged_share", "localizer", "localizer_p_fake", "explanation"]
 MANIFEST_SUFFIXES = {".csv", ".tsv", ".jsonl"}
 #: Output formats by the suffix of the output file; any other suffix needs an explicit format.
-OUTPUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
+OUTPUT_SUFFIXES = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".parquet": "parquet"}
+FORMATS = ("jsonl", "csv", "parquet")
 
 
 class UsageError(ValueError):
@@ -104,8 +105,8 @@ def expand_inputs(inputs: str | os.PathLike | Iterable[str | os.PathLike]) -> li
 
 def resume_key(path: str) -> str:
     """What identifies an image across runs: its absolute, normalised path (symlinks not resolved, so that
-    every name in a folder keeps its own row)."""
-    return os.path.abspath(path)
+    every name in a folder keeps its own row). A URI (``s3://...``) is its own key."""
+    return path if "://" in path else os.path.abspath(path)
 
 
 # --- rows: valid UTF-8 whatever the file names -------------------------------------------------------------
@@ -150,7 +151,8 @@ def assess(detector, images: list) -> tuple[list, list]:
 def output_row(verdict: Verdict | dict) -> dict:
     """A verdict as a row to write: every text valid UTF-8, ``path_bytes`` set for names that are not."""
     row = verdict.to_dict() if isinstance(verdict, Verdict) else dict(verdict)
-    row["path"], row["path_bytes"] = path_fields(row["path"])
+    path, raw = path_fields(row["path"])
+    row["path"], row["path_bytes"] = path, raw or row.get("path_bytes")  # a row made elsewhere keeps its bytes
     for k, v in row.items():
         if isinstance(v, str) and k != "path_bytes":
             row[k] = path_fields(v)[0]  # heatmap paths, error messages quoting a name
@@ -165,12 +167,17 @@ def printable(text: str) -> str:
 # --- output files: resumable, repaired when a killed run cut the last row -------------------------------------
 
 
-def done_paths(out: Path) -> set[str]:
-    """Resume keys (:func:`resume_key`) of the complete rows of a previous run's output (JSONL or CSV)."""
+def done_paths(out: Path, fmt: str | None = None) -> set[str]:
+    """Resume keys (:func:`resume_key`) of the complete rows of a previous run's output (JSONL, CSV or Parquet)."""
     out = Path(out)
+    fmt = fmt or OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl")
+    if fmt == "parquet":
+        from .parquet_rows import ParquetRows
+
+        return {resume_key(row_path(r)) for r in ParquetRows(out, FIELDS).rows(columns=["path", "path_bytes"])}
     if not out.is_file():
         return set()
-    return _scan_output(out, OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl"))[0]
+    return _scan_output(out, fmt)[0]
 
 
 def _scan_output(out: Path, fmt: str, fields: list[str] | None = None) -> tuple[set[str], int, bool]:
@@ -259,7 +266,19 @@ def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, s
     A cut last row is dropped first by truncating the file to the end of its
     last complete row: one system call, so a kill during the repair leaves
     the old file or the repaired one, never a mix, and no copy of a large file.
+
+    Parquet output is a folder of committed part files (:mod:`fakescope.parquet_rows`); the
+    "file" returned is then its :class:`~fakescope.parquet_rows.ParquetRows` sink.
     """
+    if fmt == "parquet":
+        from .parquet_rows import ParquetRows
+
+        sink = ParquetRows(out, fields)
+        try:
+            fresh, done = sink.open()
+        except OSError as exc:
+            raise UsageError(f"{out}: cannot write the results there ({exc.strerror or exc})") from None
+        return sink, fresh, done
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; the output is a file such as {out / 'results.jsonl'}")
     if os.path.lexists(out) and not out.is_file():
@@ -282,7 +301,7 @@ def open_output(out: Path, fmt: str, fields: list[str]) -> tuple[object, bool, s
 
 
 def read_rows(out: str | Path, fmt: str | None = None, inputs=None) -> Iterator[dict]:
-    """The complete rows of a scan's output file (JSONL or CSV), as the scan wrote them.
+    """The complete rows of a scan's output file (JSONL, CSV or Parquet), as the scan wrote them.
 
     CSV values come back typed: numbers, lists (``notes``, ``verdict_set``), ``provenance``
     as a dict, and ``None`` for empty cells. A cut last row is skipped. With ``inputs``
@@ -294,6 +313,11 @@ def read_rows(out: str | Path, fmt: str | None = None, inputs=None) -> Iterator[
         return
     out = Path(out)
     fmt = fmt or OUTPUT_SUFFIXES.get(out.suffix.lower(), "jsonl")
+    if fmt == "parquet":
+        from .parquet_rows import ParquetRows
+
+        yield from ParquetRows(out, FIELDS).rows()
+        return
     with open(out, encoding="utf-8", newline="" if fmt == "csv" else None, errors="surrogateescape") as fh:
         if fmt == "jsonl":
             for line in fh:
@@ -330,7 +354,8 @@ def _typed_csv_row(rec: dict[str, str]) -> dict:
 
 
 class RowWriter:
-    """Appends rows as JSONL or CSV, flushing after each batch."""
+    """Appends rows as JSONL or CSV, flushing after each batch, or hands them to a Parquet sink
+    (:class:`~fakescope.parquet_rows.ParquetRows`, which commits them in row groups)."""
 
     def __init__(self, fh, fmt: str, write_header: bool, fields: list[str] = FIELDS):
         self.fh, self.fmt = fh, fmt
@@ -339,6 +364,9 @@ class RowWriter:
             self.csv.writeheader()
 
     def write(self, rows: list[dict]) -> None:
+        if self.fmt == "parquet":
+            self.fh.write(rows)
+            return
         for row in rows:
             if self.csv:
                 vs, prov = row.get("verdict_set"), row.get("provenance")
@@ -487,17 +515,20 @@ def localize_one(localizer, img) -> tuple:
 
 def output_format(out: str | Path | None, fmt: str | None) -> str:
     """``fmt`` checked, or the format ``out``'s suffix names (JSONL when writing to stdout)."""
-    if out is not None and Path(out).is_dir():
+    parquet = fmt == "parquet" or (fmt is None and out is not None and Path(out).suffix.lower() == ".parquet")
+    if out is not None and Path(out).is_dir() and not parquet:
         raise UsageError(f"{out}: is a folder; the output is a file such as {Path(out) / 'results.jsonl'}")
     if fmt is None:
         if out is None:
             return "jsonl"
         fmt = OUTPUT_SUFFIXES.get(Path(out).suffix.lower())
         if fmt is None:
-            raise UsageError(f"{out}: cannot tell the output format from its suffix; name it .jsonl or .csv, "
-                             "or give the format (jsonl or csv)")  # fmt: skip
-    if fmt not in ("jsonl", "csv"):
-        raise UsageError(f"unknown output format {fmt!r}; use jsonl or csv")
+            raise UsageError(f"{out}: cannot tell the output format from its suffix; name it .jsonl, .csv or "
+                             ".parquet, or give the format (jsonl, csv or parquet)")  # fmt: skip
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown output format {fmt!r}; use jsonl, csv or parquet")
+    if fmt == "parquet" and out is None:
+        raise UsageError("Parquet output goes to a folder: give --out, e.g. results.parquet")
     return fmt
 
 
@@ -512,6 +543,9 @@ def scan(
     localizer=None,
     heatmaps: str | Path | None = None,
     attributor=None,
+    device: str | None = None,
+    rows_iter: Callable[[list[str]], Iterable[list[dict | Verdict]]] | None = None,
+    finder: Callable[[object], Inputs] = find_inputs,
 ) -> ScanSummary:
     """Scan images and write one row per entry met (see the module docstring for what a row holds).
 
@@ -528,12 +562,17 @@ def scan(
         localizer, heatmaps: a fitted localizer and a folder for its maps and overlays.
         attributor: a fitted attributor (:func:`fakescope.models.load_attributor`); rows then hold
             ``family``, ``generator`` and ``attribution_p`` (empty without one).
+        device: ``"cuda"`` (or ``"cuda:N"``, ``"cpu"``) runs the GPU path
+            (:mod:`fakescope.engines.gpu`) instead of the CPU one; ``None``: the CPU path.
+        rows_iter: another engine: called with the paths still to do, yields batches of
+            verdicts or rows in any order (the Ray engine, :mod:`fakescope.engines.ray_data`).
+        finder: expands ``inputs`` into entries (the Ray engine's also lists URIs).
 
     Raises:
         UsageError: no inputs, an input that does not exist, an unknown format,
             or an output that cannot be written (a folder, another kind of file).
     """
-    found = find_inputs(inputs)
+    found = finder(inputs)
     paths = found.paths
     if not paths:
         raise UsageError("no images found in the given inputs")
@@ -551,8 +590,26 @@ def scan(
         todo, fresh, fh = paths, True, sys.stdout
     writer = RowWriter(fh, fmt, write_header=fresh, fields=fields) if (out is not None or to_stdout) else None
     refused = [Verdict.failed(detector, p, found.refused[p]) for p in todo if p in found.refused]
-    batches = scan_iter(detector, [p for p in todo if p not in found.refused], batch_size=batch_size,
-                        localizer=localizer, heatmaps=heatmaps, attributor=attributor)  # fmt: skip
+    readable = [p for p in todo if p not in found.refused]
+    if (device is not None or rows_iter is not None) and localizer is not None:
+        raise UsageError("heatmaps are made on the CPU path only; scan without --heatmaps on this engine")
+    if (device is not None or rows_iter is not None) and attributor is not None:
+        raise UsageError("attribution runs on the CPU path only; scan without --attributor on this engine")
+    if rows_iter is not None:
+        batches = rows_iter(readable)
+    elif device is not None:
+        from .engines.gpu import DeviceUnavailable, UnsupportedDetector, device_scan_iter
+
+        try:
+            # On a GPU machine the metadata readers need several cores to keep the device fed.
+            procs = max(0, (os.cpu_count() or 1) - 2) if str(device).startswith("cuda") else 0
+            batches = device_scan_iter(detector, readable, batch_size=batch_size, device=device,
+                                       probe_processes=procs)  # fmt: skip
+        except (UnsupportedDetector, DeviceUnavailable) as exc:
+            raise UsageError(str(exc)) from None
+    else:
+        batches = scan_iter(detector, readable, batch_size=batch_size, localizer=localizer, heatmaps=heatmaps,
+                            attributor=attributor)  # fmt: skip
     try:
         if progress:
             progress(summary.skipped_done, len(paths))

@@ -12,17 +12,25 @@ from .common import err, fail, is_tty, log, one_line_errors
 
 def scan_command(
     inputs: list[str] = typer.Argument(..., help="Image files, folders (recursive), glob patterns or manifests."),
-    out: Path = typer.Option(None, "--out", "-o", help="Write rows here (.jsonl or .csv, else give --format); "
-                             "a rerun resumes."),
-    fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv or table (default: from --out, else "
-                            "table on a terminal and jsonl in a pipe)."),  # fmt: skip
+    out: Path = typer.Option(None, "--out", "-o", help="Write rows here (.jsonl, .csv, or a .parquet folder; else "
+                             "give --format); a rerun resumes."),  # fmt: skip
+    fmt: str = typer.Option(None, "--format", "-f", help="jsonl, csv, parquet (a folder of row-group files) or "
+                            "table (default: from --out, else table on a terminal and jsonl in a pipe)."),  # fmt: skip
     detector: str = typer.Option("default", "--detector", "-d", help="Shipped name or trained-detector folder."),
     unsure: str = typer.Option(None, help="Verdicts from this unsure band instead of the detector's verdict sets, "
                                "e.g. '0.2,0.8' (calibrated p_fake)."),  # fmt: skip
     error: float = typer.Option(None, help="Error level of the verdict sets, e.g. 0.05: each class is covered with "
                                 "probability at least 1 - error on unseen sources (smaller: more unsure). Default: the "
                                 "level on the detector's card."),  # fmt: skip
-    batch_size: int = typer.Option(16, min=1, help="Images per model call."),
+    batch_size: int = typer.Option(None, min=1, help="Images per model call (default 16; 256 with --device cuda)."),
+    engine: str = typer.Option("local", help="local (this process) or ray (a Ray cluster, Ray Data: decoding in "
+                               "tasks, scoring in an actor pool; pip install 'fakescope[ray]')."),  # fmt: skip
+    address: str = typer.Option(None, help="With --engine ray: the cluster to join ('auto', or host:port of "
+                                "`ray start --head`); default: RAY_ADDRESS, else a Ray started on this "
+                                "machine."),  # fmt: skip
+    device: str = typer.Option(None, help="cuda (or cuda:N) runs the GPU path: JPEGs decoded on the GPU, CLIP "
+                               "in float16, the detector's heads unchanged; default: the CPU path (INT8 "
+                               "CLIP)."),  # fmt: skip
     progress: bool = typer.Option(None, "--progress/--no-progress", help="Progress bar (default: on a terminal)."),
     heatmaps: Path = typer.Option(None, help="Also localize: write each image's manipulation map (PNG, 255 = "
                                   "certain) and an overlay here; rows gain heatmap, overlay, flagged_share, "
@@ -39,8 +47,18 @@ def scan_command(
     from ..models import load_detector
     from ..scanning import printable, scan
 
-    if fmt and fmt not in ("jsonl", "csv", "table"):
-        raise fail(f"--format must be jsonl, csv or table, not {fmt!r}")
+    if fmt and fmt not in ("jsonl", "csv", "parquet", "table"):
+        raise fail(f"--format must be jsonl, csv, parquet or table, not {fmt!r}")
+    if engine not in ("local", "ray"):
+        raise fail(f"--engine must be local or ray, not {engine!r}")
+    if address is not None and engine != "ray":
+        raise fail("--address names a Ray cluster: use it with --engine ray")
+    if device is not None and device != "cpu" and not device.startswith("cuda"):
+        raise fail(f"--device must be cpu or cuda (cuda:N), not {device!r}")
+    device = None if device == "cpu" else device
+    if (engine == "ray" or device) and heatmaps is not None:
+        raise fail("--heatmaps runs on the local CPU path only; drop --engine ray / --device")
+    batch_size = batch_size or (256 if device else 16)
     if out is not None and fmt == "table":
         raise fail("--format table prints to the terminal; use jsonl or csv with --out")
     if unsure and error is not None:
@@ -100,10 +118,20 @@ def scan_command(
         if fmt == "table":
             _print_table(rows)
 
+    engine_kw = {}
+    if engine == "ray":
+        from ..engines import ray_data
+
+        with one_line_errors(ConnectionError, about=f"Ray cluster {address or 'RAY_ADDRESS / local'}"):
+            ray_data.connect(address)
+        engine_kw = {"rows_iter": ray_data.ray_rows(det, batch_size=batch_size, device=device),
+                     "finder": ray_data.find_inputs_any}  # fmt: skip
+    elif device:
+        engine_kw = {"device": device}
     with _Progress(show_progress) as bar, one_line_errors():
         summary = scan(det, inputs, out=out, fmt=None if fmt == "table" else fmt, batch_size=batch_size,
                        progress=bar.update, on_rows=on_rows if fmt == "table" or seen is not None else None,
-                       localizer=loc, heatmaps=heatmaps, attributor=att)  # fmt: skip
+                       localizer=loc, heatmaps=heatmaps, attributor=att, **engine_kw)  # fmt: skip
     if report is not None:
         from ..scan_report import write_scan_report
         from ..scanning import read_rows

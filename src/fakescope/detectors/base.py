@@ -140,7 +140,12 @@ class FeatureDetector:
     # --- features ----------------------------------------------------------------
     def featurize(self, images: Sequence[Image.Image]) -> np.ndarray:
         """Head input for in-memory images (no cache, no augmentation)."""
-        return self.design({name: np.asarray(EXTRACTORS[name].apply(list(images))) for name in self.extractors})
+        return self.design_features({name: np.asarray(EXTRACTORS[name].apply(list(images)))
+                                     for name in self.extractors})  # fmt: skip
+
+    def design_features(self, feats: dict[str, np.ndarray]) -> np.ndarray:
+        """Head input from the extractors' outputs (``{name: (N, ...)}``), however they were computed."""
+        return self.design(feats)
 
     def features_of(self, manifest: Manifest, view: str = "clean", **kw) -> tuple[np.ndarray, np.ndarray]:
         feats, ok = extract(manifest, list(self.extractors), view=view, **kw)
@@ -409,6 +414,14 @@ class FeatureDetector:
         if not len(images):
             return np.zeros(0), []
         X = self.featurize(images)
+        p = self.proba_from_features(X)
+        return p, self.reliability(X, p)
+
+    def assess_features(self, feats: dict[str, np.ndarray]) -> tuple[np.ndarray, list[dict]]:
+        """:meth:`assess` from features computed elsewhere (e.g. on a GPU: ``fakescope.engines.gpu``):
+        the same heads, calibration and reliability on ``{extractor name: (N, ...) array}``."""
+        self._check_fitted()
+        X = self.design_features(feats)
         p = self.proba_from_features(X)
         return p, self.reliability(X, p)
 

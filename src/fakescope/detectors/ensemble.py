@@ -79,8 +79,11 @@ class Ensemble(FeatureDetector):
 
     def featurize(self, images):
         # each extractor once, however many members read it (CLIP is the expensive one)
-        feats = {name: np.asarray(EXTRACTORS[name].apply(list(images))) for name in self.extractors}
-        return self._join([m.design({k: feats[k] for k in m.extractors}) for m in self.members])
+        return self.design_features({name: np.asarray(EXTRACTORS[name].apply(list(images)))
+                                     for name in self.extractors})  # fmt: skip
+
+    def design_features(self, feats):
+        return self._join([m.design_features({k: feats[k] for k in m.extractors}) for m in self.members])
 
     def features_of(self, manifest, view="clean", **kw):
         parts = [m.features_of(manifest, view, **kw) for m in self.members]
