@@ -389,7 +389,10 @@ def _aligned_section(runs: list[dict], audits: dict, key: str) -> list[str]:
     per, fams = _ranked(runs, "by_family", key)
     if not per:
         return []
-    setup = per[0]["summary"].get("setup") or {}
+    # the protocol's own setup (ablations with other autoencoders say theirs in their labels)
+    own = next((r for r in per if tuple((r["summary"].get("setup") or {}).get("setup", {}).get("autoencoders") or ())
+                == DEFAULT_AUTOENCODERS), per[0])  # fmt: skip
+    setup = own["summary"].get("setup") or {}
     rows = {_label(r): _row(r["summary"]) for r in per}
     if key in audits:
         rows["shortcut audit (trained on the same pairs)"] = _row(audits[key])
@@ -398,11 +401,13 @@ def _aligned_section(runs: list[dict], audits: dict, key: str) -> list[str]:
                     for a in setup.get("autoencoders", []))  # fmt: skip
     title = "files as they are" if key == "aligned-only" else "matched processing"
     lines = [f"## Aligned-only training ({title}): no collected fake in training", "",
-             f"Protocol: {per[0]['summary']['protocol']}. Training data: {setup.get('reals')} real images "
+             f"Protocol: {own['summary']['protocol']}. Training data: {setup.get('reals')} real images "
              f"({', '.join(f'{s} {n}' for s, n in (setup.get('real_sources') or {}).items())}), centre-cropped "
              f"to {setup.get('side')} px at native resolution, and {setup.get('pairs')} counterparts made from "
-             f"them by the autoencoders {aes} (one per real image and autoencoder; our own autoencoders "
-             "trained on those crops only; PSNR: mean agreement of a counterpart with its real crop). Each real image and its counterparts are a linked pair: the same "
+             f"them by the autoencoders {aes} (one per real image and autoencoder; our own are the "
+             "full-size ones shipped with fakescope, trained on the 256 px crops of every real image of the data, "
+             "test images' included: an autoencoder never sees a label; PSNR: mean agreement of a counterpart "
+             "with its real crop). Each real image and its counterparts are a linked pair: the same "
              "augmentation draw, the same cross-fitting fold. Test: every collected fake of the data (partial "
              "edits apart) against the real images no counterpart was made from.", "",
              metrics_table(rows, "detector [recipe]", HEADLINE),
