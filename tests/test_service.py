@@ -73,7 +73,7 @@ def served(tmp_path_factory):
     env.update(TMPDIR=str(tmp), PYTHONPATH=os.pathsep.join(p for p in (str(ROOT / "src"), env.get("PYTHONPATH")) if p))
     from fakescope.service.launch import launch
 
-    served = launch(["--localizer", "default", "--max-upload-mb", str(LIMIT_MB), "--workers", "2", "--queue", "6"],
+    served = launch(["--localizer", "default", "--attributor", "default", "--max-upload-mb", str(LIMIT_MB), "--workers", "2", "--queue", "6"],
                     env=env)  # fmt: skip
     proc, lines = served.proc, served.log
     yield SimpleNamespace(url=served.url, tmp=tmp, pid=proc.pid, log=lines)
@@ -95,12 +95,14 @@ def api(served):
 def cli_rows(served):
     """What ``fakescope scan`` writes for two samples with the same detector and localizer (in this process)."""
     from fakescope import load_detector, load_localizer
+    from fakescope.models import load_attributor
     from fakescope.scanning import output_row, scan_iter
 
     paths = [str(SAMPLE), str(SAMPLES / "public-images-real-city-1.jpg")]
     heatmaps = served.tmp / "cli-heatmaps"
     rows = [output_row(v) for batch in scan_iter(load_detector(), paths, localizer=load_localizer(),
-                                                 heatmaps=heatmaps) for v in batch]  # fmt: skip
+                                                 heatmaps=heatmaps, attributor=load_attributor())
+            for v in batch]  # fmt: skip
     return {Path(r["path"]).name: r for r in rows}
 
 
@@ -114,8 +116,9 @@ def test_scan_answers_the_row_fakescope_scan_writes(api, cli_rows):
     want = cli_rows[SAMPLE.name]
     assert set(FIELDS) <= set(got)
     for key in ("p_fake", "verdict", "verdict_set", "reliability", "detector", "width", "height", "format", "notes",
-                "flagged_share", "localizer", "localizer_p_fake", "explanation"):  # fmt: skip
+                "flagged_share", "localizer", "localizer_p_fake", "explanation", "family", "generator"):  # fmt: skip
         assert got[key] == want[key], key
+    assert got["family"] and got["attribution_p"] == pytest.approx(want["attribution_p"], abs=1e-5)
     assert got["path"] == SAMPLE.name and got["path_bytes"] is None and got["error"] is None
     assert got["sha256"] == hashlib.sha256(data).hexdigest() and got["bytes"] == len(data)
     # No server path anywhere in the answer: the heatmap travels as PNG bytes, not as a file name.

@@ -18,6 +18,8 @@ def serve_command(
     detector: str = typer.Option("default", "--detector", "-d", help="Shipped name or trained-detector folder."),
     localizer: str = typer.Option(None, "--localizer", "-l", help="Also localize: shipped name, trained folder or "
                                   "classical localizer (e.g. default, ela); answers gain the heatmap."),  # fmt: skip
+    attributor: str = typer.Option(None, "--attributor", "-a", help="Also attribute: shipped name (default) or "
+                                   "trained-attributor folder; answers gain family, generator, attribution_p."),  # fmt: skip
     workers: int = typer.Option(2, min=1, help="Images scored at once."),
     queue: int = typer.Option(8, min=0, help="Requests that may wait for a worker; one more is answered 503."),
     max_upload_mb: float = typer.Option(25.0, help="Largest upload accepted, in MB; larger ones get 413."),
@@ -37,7 +39,8 @@ def serve_command(
             from None
     if max_upload_mb <= 0:
         raise fail(f"--max-upload-mb must be positive, got {max_upload_mb}")
-    config = ServiceConfig.from_env(detector=detector, localizer=localizer, workers=workers, queue=queue,
+    config = ServiceConfig.from_env(detector=detector, localizer=localizer, attributor=attributor, workers=workers,
+                                    queue=queue,
                                     max_upload_mb=max_upload_mb)  # fmt: skip
     if config.token is None and not _loopback(host):
         log(f"warning: listening on {host} without FAKESCOPE_TOKEN: anyone who reaches it can use the service")

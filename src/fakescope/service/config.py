@@ -13,6 +13,8 @@ class ServiceConfig:
     #: shipped name, trained folder or classical localizer; ``None``: no heatmaps (they cost time per image and,
     #: for the learned localizers, PyTorch)
     localizer: str | None = None
+    #: shipped name or trained-attributor folder; ``None``: answers leave family, generator and attribution_p empty
+    attributor: str | None = None
     #: images scored at once. Two, not one per core: the ONNX network already runs each image on every
     #: core, and a second worker decodes the next upload while the first is in the network.
     workers: int = 2

@@ -86,21 +86,24 @@ def provenance_module():
 class Engine:
     """The loaded models, the worker pool and the admission count."""
 
-    def __init__(self, config: ServiceConfig, detector=None, localizer=None):
+    def __init__(self, config: ServiceConfig, detector=None, localizer=None, attributor=None):
         """Load the models (unless given, e.g. by tests) and warm them up.
 
         Raises:
             KeyError, FileNotFoundError, ValueError, ImportError: as ``load_detector`` / ``load_localizer``.
         """
-        from ..models import load_detector, load_localizer
+        from ..models import load_attributor, load_detector, load_localizer
 
         self.config = config
         self.detector = detector if detector is not None else load_detector(config.detector)
         if localizer is None and config.localizer is not None:
             localizer = load_localizer(config.localizer)
         self.localizer = localizer
-        # A localizer needs the whole picture; without one, only what the detector's views read is kept.
-        self.plan = DecodePlan.for_detector(self.detector, whole_image=localizer is not None)
+        if attributor is None and config.attributor is not None:
+            attributor = load_attributor(config.attributor)
+        self.attributor = attributor
+        # A localizer needs the whole picture; without one, only what the detector's (and attributor's) views read
+        self.plan = DecodePlan.for_detector(self.detector, whole_image=localizer is not None, attributor=attributor)
         self.band = unsure_band(self.detector)
         self.card = card_summary(self.detector)
         self.pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix="fakescope-scan")
@@ -168,6 +171,9 @@ class Engine:
         # (provenance) reads the upload; the client's file name replaces it, everywhere, before it leaves.
         temp = str(upload.path)
         verdict = Verdict.scored(self.detector, temp, float(probs[0]), info, reliability=reliability[0])
+        if self.attributor is not None:
+            a = self.attributor.attribute([views])[0].row()
+            verdict.family, verdict.generator, verdict.attribution_p = a["family"], a["generator"], a["attribution_p"]
         if self.localizer is not None:
             from ..localize.heatmaps import map_image
 
