@@ -89,3 +89,16 @@ def write_synthetic_dataset(root: Path, n_per_class: int = 12, sources=("alpha",
 @pytest.fixture
 def synthetic_manifest(tmp_path) -> Path:
     return write_synthetic_dataset(tmp_path / "data")
+
+
+@pytest.fixture(scope="module")
+def dct_detector(tmp_path_factory):
+    """A small trained detector that needs no downloaded weights (dct-linear on a synthetic data set)."""
+    from fakescope.data.manifest import Manifest
+    from fakescope.detectors.base import load
+    from fakescope.registry import create
+
+    root = tmp_path_factory.mktemp("det")
+    m = Manifest.read(write_synthetic_dataset(root / "data", n_per_class=8))
+    create("dct-linear", n_aug=0, calib_folds=2).fit(m).save(root / "dct")
+    return load(root / "dct")

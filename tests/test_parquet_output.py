@@ -13,19 +13,6 @@ from tests.conftest import SAMPLES
 pq = pytest.importorskip("pyarrow.parquet")
 
 
-@pytest.fixture(scope="module")
-def dct_detector(tmp_path_factory):
-    from fakescope.data.manifest import Manifest
-    from fakescope.detectors.base import load
-    from fakescope.registry import create
-    from tests.conftest import write_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("det")
-    m = Manifest.read(write_synthetic_dataset(root / "data", n_per_class=8))
-    create("dct-linear", n_aug=0, calib_folds=2).fit(m).save(root / "dct")
-    return load(root / "dct")
-
-
 @pytest.fixture
 def photos(tmp_path):
     d = tmp_path / "photos"

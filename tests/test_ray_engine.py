@@ -23,19 +23,6 @@ def local_ray():
 
 
 @pytest.fixture(scope="module")
-def dct_detector(tmp_path_factory):
-    from fakescope.data.manifest import Manifest
-    from fakescope.detectors.base import load
-    from fakescope.registry import create
-    from tests.conftest import write_synthetic_dataset
-
-    root = tmp_path_factory.mktemp("det")
-    m = Manifest.read(write_synthetic_dataset(root / "data", n_per_class=8))
-    create("dct-linear", n_aug=0, calib_folds=2).fit(m).save(root / "dct")
-    return load(root / "dct")
-
-
-@pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """Samples, a file whose name is not UTF-8, and entries that cannot be read."""
     d = tmp_path_factory.mktemp("photos")

@@ -7,21 +7,8 @@ import shutil
 
 import pytest
 
-from fakescope.detectors.base import load
-from fakescope.registry import create
 from fakescope.scanning import UsageError, expand_inputs, scan
-from tests.conftest import SAMPLES, write_synthetic_dataset
-
-
-@pytest.fixture(scope="module")
-def dct_detector(tmp_path_factory):
-    """A small trained detector that needs no downloaded weights."""
-    from fakescope.data.manifest import Manifest
-
-    root = tmp_path_factory.mktemp("det")
-    m = Manifest.read(write_synthetic_dataset(root / "data", n_per_class=8))
-    create("dct-linear", n_aug=0, calib_folds=2).fit(m).save(root / "dct")
-    return load(root / "dct")
+from tests.conftest import SAMPLES
 
 
 @pytest.fixture
