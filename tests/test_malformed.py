@@ -31,7 +31,6 @@ from tests.malformed import (
     write_corpus,
     write_manifests,
 )
-from tests.test_scan import dct_detector  # noqa: F401 - a fixture
 
 runner = CliRunner()
 
