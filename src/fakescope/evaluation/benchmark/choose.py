@@ -49,7 +49,7 @@ def select(results: dict, manifest: Manifest) -> None:
     single = [r for r in results["runs"] if r["protocol_key"] in SELECTION and r.get("p") and not r.get("set")]
     single.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
     for r in single:  # the modern slice of the same predictions, for the tie-break (and the page)
-        if "modern" not in r["summary"] or r["summary"]["modern"].get("n") is None:
+        if "modern" not in r["summary"]:
             r["summary"]["modern"] = {"auc": modern_auc(_probs(r), manifest)}
     fusions = []
     for key in SELECTION:
