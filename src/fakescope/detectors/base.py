@@ -38,6 +38,7 @@ from ..extraction import extract
 from ..features.extract import EXTRACTORS
 from ..io import ImageLoadError, open_image
 from ..metrics import safe_auc as _auc
+from ..train.bank import SCALE, EmbeddingBank
 from ..train.calibration import PlattCalibrator, balanced_weights
 from ..train.recipe import paired_mask, source_groups, source_weights
 from ..types import Card, NotFittedError, Verdict, field_types, strict_config
@@ -367,7 +368,7 @@ class FeatureDetector:
         """What the verdict sets and the abstention need saved beside the card."""
         out = {}
         if hasattr(self, "abstention_"):
-            out[ABSTENTION_BANK] = self.abstention_.bank_
+            out.update(self.abstention_.bank_.arrays(ABSTENTION_BANK))
         if hasattr(self, "conformal_scores_"):
             out.update(zip(HELD_OUT, self.conformal_scores_))
         return out
@@ -533,7 +534,7 @@ class FeatureDetector:
         from ..saved import arrays
 
         state = arrays(saved)
-        kept = {k: state.pop(k) for k in (ABSTENTION_BANK, *HELD_OUT) if k in state}
+        kept = {k: state.pop(k) for k in (ABSTENTION_BANK, ABSTENTION_BANK + SCALE, *HELD_OUT) if k in state}
         self.head_params_ = saved.card.config.get("head", {})
         self.head_ = self.make_head(self.head_params_).load_state(state)
         cal = saved.card.calibration
@@ -546,14 +547,14 @@ class FeatureDetector:
         """Verdict sets and abstention from a saved card's calibration and the arrays saved for them."""
         from ..train.conformal import ConformalVerdicts, DistanceAbstention
 
-        bank = kept.get(ABSTENTION_BANK)
         if all(k in kept for k in HELD_OUT):
             self.conformal_scores_ = tuple(kept[k] for k in HELD_OUT)
         if "conformal" in cal:
             self.conformal_ = ConformalVerdicts.from_dict(cal["conformal"])
-        if bank is not None and "abstention" in cal:
+        if ABSTENTION_BANK in kept and "abstention" in cal:
             self.abstention_ = DistanceAbstention(k=cal["abstention"]["k"], beta=cal["abstention"]["beta"])
-            self.abstention_.bank_, self.abstention_.threshold_ = bank, float(cal["abstention"]["threshold"])
+            self.abstention_.bank_ = EmbeddingBank.from_arrays(kept, ABSTENTION_BANK)
+            self.abstention_.threshold_ = float(cal["abstention"]["threshold"])
 
     def _restore_card(self, card: Card) -> None:
         self.calibration_ = card.calibration

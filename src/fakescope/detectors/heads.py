@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.linear_model import LogisticRegression
 
+from ..train.bank import EmbeddingBank
 from ..types import NotFittedError
 
 
@@ -98,14 +99,14 @@ class NearestNeighbourHead(Head):
 
     def fit(self, X, y, w=None):
         Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        self.bank_ = Xn.astype(np.float16)  # half precision: the bank ships with the detector
+        self.bank_ = EmbeddingBank.quantise(Xn)  # int8 rows: the bank ships with the detector
         self.bank_labels_ = y.astype(np.int8)
         return self
 
     def decision(self, X):
         self._check("bank_")
         Xn = X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
-        bank = self.bank_.astype(np.float32)
+        bank = self.bank_.values
         out = np.empty(len(X), dtype=np.float64)
         for start in range(0, len(X), 256):
             dist = 1.0 - Xn[start : start + 256] @ bank.T  # (b, M) cosine distances
@@ -118,8 +119,8 @@ class NearestNeighbourHead(Head):
         return out
 
     def state(self):
-        return {"bank": self.bank_, "bank_labels": self.bank_labels_}
+        return {**self.bank_.arrays("bank"), "bank_labels": self.bank_labels_}
 
     def load_state(self, s):
-        self.bank_, self.bank_labels_ = s["bank"], s["bank_labels"]
+        self.bank_, self.bank_labels_ = EmbeddingBank.from_arrays(s, "bank"), s["bank_labels"]
         return self

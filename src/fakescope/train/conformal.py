@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .bank import EmbeddingBank
+
 CLASSES = ("real", "fake")
 
 
@@ -197,9 +199,9 @@ class DistanceAbstention:
         return X / np.maximum(np.linalg.norm(X, axis=1, keepdims=True), 1e-12)
 
     def distance(self, X: np.ndarray, bank: np.ndarray | None = None) -> np.ndarray:
-        """Mean cosine distance of each row of ``X`` to its ``k`` nearest rows of ``bank`` (default: the
-        training bank)."""
-        bank = self.bank_.astype(np.float32) if bank is None else self._unit(bank)
+        """Mean cosine distance of each row of ``X`` to its ``k`` nearest rows of ``bank`` (unit rows; default:
+        the training bank)."""
+        bank = self.bank_.values if bank is None else np.asarray(bank, np.float32)
         Xn, out = self._unit(X), np.empty(len(X))
         k = min(self.k, len(bank))
         for start in range(0, len(Xn), 512):
@@ -208,22 +210,24 @@ class DistanceAbstention:
         return out
 
     def fit(self, X: np.ndarray, groups: list[str] | np.ndarray, elsewhere: np.ndarray | None = None) -> DistanceAbstention:
-        """Keep the training embeddings (float16) and set the threshold from leave-one-source-out distances:
-        each source's images against the other sources' embeddings, and ``elsewhere`` (embeddings of
-        sources the model does not train on) against all of them."""
+        """Keep the training embeddings (int8 rows, :class:`~fakescope.train.bank.EmbeddingBank`) and set the
+        threshold from leave-one-source-out distances: each source's images against the other sources' rows
+        of the bank, and ``elsewhere`` (embeddings of sources the model does not train on) against all of
+        them. The distances are to the quantised rows, as they will be when the bank is used."""
         X, groups = self._unit(X), np.asarray(groups)
-        held = [] if elsewhere is None or not len(elsewhere) else [self.distance(elsewhere, X)]
+        bank = EmbeddingBank.quantise(X)
+        held = [] if elsewhere is None or not len(elsewhere) else [self.distance(elsewhere, bank.values)]
         for g in np.unique(groups):
             inside = groups == g
             if inside.all():
                 continue
-            held.append(self.distance(X[inside], X[~inside]))
+            held.append(self.distance(X[inside], bank.values[~inside]))
         if not held:
             raise ValueError("out-of-distribution abstention needs at least two sources to calibrate on")
         self.held_out_images_ = int(sum(len(h) for h in held))
         held = np.concatenate(held)
         self.threshold_ = _finite_quantile(held, 1 - self.beta)
-        self.bank_ = X.astype(np.float16)
+        self.bank_ = bank
         return self
 
     def far(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
