@@ -19,6 +19,15 @@ SELECTION = ("loso-matched", "loso-matched-aligned")
 PAIRS_TAG = {"loso-matched-aligned": " + aligned pairs"}
 
 
+def own_pairs(run: dict) -> bool:
+    """False for an ablation: a run trained on the aligned pairs of other autoencoders than its protocol's own
+    (``--autoencoders``); such runs are shown, labelled, but compete neither for the default nor in fusions."""
+    from ..aligned_only import DEFAULT_AUTOENCODERS, PAIRS_AUTOENCODERS
+
+    aes = (run["summary"].get("setup") or {}).get("setup", {}).get("autoencoders")
+    return not aes or tuple(aes) == (PAIRS_AUTOENCODERS if run["protocol_key"] in PAIRS_TAG else DEFAULT_AUTOENCODERS)
+
+
 def _logit(p: np.ndarray) -> np.ndarray:
     p = np.clip(p, 1e-6, 1 - 1e-6)
     return np.log(p / (1 - p))
@@ -44,9 +53,11 @@ def select(results: dict, manifest: Manifest) -> None:
     pairs of the best ``FUSE_TOP``; the shipped default must need no optional package and contain no peer
     detector (another project's model, e.g. under non-commercial terms: scored, never shipped)."""
     backfill_calibration(results, manifest)
-    # Runs with settings of their own (``--set``) are shown but compete only in their own tables. Runs
+    # Runs with settings of their own (``--set``) or ablations of the aligned pairs are shown but compete only
+    # in their own tables. Runs
     # trained with aligned pairs added (LOSO-matched folds too) compete; fusions pair runs of one protocol.
-    single = [r for r in results["runs"] if r["protocol_key"] in SELECTION and r.get("p") and not r.get("set")]
+    single = [r for r in results["runs"]
+              if r["protocol_key"] in SELECTION and r.get("p") and not r.get("set") and own_pairs(r)]
     single.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
     for r in single:  # the modern slice of the same predictions, for the tie-break (and the page)
         if "modern" not in r["summary"]:

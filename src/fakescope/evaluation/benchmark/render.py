@@ -9,8 +9,7 @@ from pathlib import Path
 from xml.sax.saxutils import escape
 
 from ..report import fmt, metrics_table
-from ..aligned_only import DEFAULT_AUTOENCODERS, PAIRS_AUTOENCODERS
-from .choose import FUSE_TOP, PAIRS_TAG, SELECTION
+from .choose import FUSE_TOP, PAIRS_TAG, SELECTION, own_pairs
 from .plan import MATCHED
 
 
@@ -27,10 +26,8 @@ def _row(summary: dict) -> dict:
 def _label(r: dict) -> str:
     tag = "" if r.get("settings", "full") == "full" else ", reduced"
     tag += "".join(f", {k}={v}" for k, v in (r.get("set") or {}).items())
-    aes = (r["summary"].get("setup") or {}).get("setup", {}).get("autoencoders")
-    default = PAIRS_AUTOENCODERS if r["protocol_key"] in PAIRS_TAG else DEFAULT_AUTOENCODERS
-    if aes and tuple(aes) != default:  # an ablation: fewer (or other) autoencoders than the protocol's own
-        tag += f", pairs of {'+'.join(aes)}"
+    if not own_pairs(r):  # an ablation: fewer (or other) autoencoders than the protocol's own
+        tag += f", pairs of {'+'.join(r['summary']['setup']['setup']['autoencoders'])}"
     return f"{r['detector']} [{r['recipe']}{tag}]" + PAIRS_TAG.get(r["protocol_key"], "")
 
 
@@ -390,8 +387,7 @@ def _aligned_section(runs: list[dict], audits: dict, key: str) -> list[str]:
     if not per:
         return []
     # the protocol's own setup (ablations with other autoencoders say theirs in their labels)
-    own = next((r for r in per if tuple((r["summary"].get("setup") or {}).get("setup", {}).get("autoencoders") or ())
-                == DEFAULT_AUTOENCODERS), per[0])  # fmt: skip
+    own = next((r for r in per if own_pairs(r)), per[0])
     setup = own["summary"].get("setup") or {}
     rows = {_label(r): _row(r["summary"]) for r in per}
     if key in audits:
@@ -423,13 +419,14 @@ def _pairs_section(runs: list[dict], audits: dict, fusions: list[dict]) -> list[
     per, fams = _ranked(runs, "by_family", key)
     if not per:
         return []
-    setup = per[0]["summary"].get("setup") or {}
+    own = next((r for r in per if own_pairs(r)), per[0])  # the protocol's own pairs (ablations say theirs)
+    setup = own["summary"].get("setup") or {}
     psnr = setup.get("psnr_db") or {}
     aes = ", ".join(a.removeprefix("fakescope-aligned-") + (f" ({psnr[a]} dB)" if a in psnr else "")
                     for a in setup.get("autoencoders", []))  # fmt: skip
     plain = {(r["detector"], r["recipe"]): r for r in runs if r["protocol_key"] == "loso-matched" and not r.get("set")}
     lines = ["## Aligned pairs and collected fakes: leave-one-source-out, matched processing", "",
-             f"Protocol: {per[0]['summary']['protocol']}. The folds, test images and matched processing are "
+             f"Protocol: {own['summary']['protocol']}. The folds, test images and matched processing are "
              f"LOSO-matched's; every fold's training data also holds {setup.get('reals')} real {setup.get('side')} px "
              f"crops (every real image with both sides at least that, at native resolution) and their "
              f"{setup.get('pairs')} counterparts made by {aes} (PSNR of a counterpart against its crop), linked as "

@@ -16,7 +16,7 @@ from ...data.manifest import Manifest
 from ...registry import list_detectors
 from ..protocols import MODERN, Predictions, cross_validate, shortcut_cv, summarize
 from ..report import fmt
-from .choose import backfill_calibration, select
+from .choose import backfill_calibration, own_pairs, select
 from .plan import PROTOCOLS, asked, available, device_name, folds_cap, plan, recipes
 from .render import write_page
 from .throughput import measure_throughput
@@ -205,7 +205,8 @@ def run_key(run: dict) -> tuple:
 
 def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
     """Add the runs of ``parts`` (from ``--part``) to the results beside ``out``, replacing runs of the
-    same detector, recipe and protocol; then choose the default again and re-render."""
+    same detector, recipe and protocol, and the audits of their protocols (not those of an ablation's pairs,
+    made with other autoencoders than the protocol's own); then choose the default again and re-render."""
     results = json.loads(out.with_suffix(".json").read_text())
     for path in parts:
         part = json.loads(Path(path).read_text())
@@ -215,7 +216,8 @@ def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
         new = {run_key(r) for r in part["runs"]}
         results["runs"] = [r for r in results["runs"] if run_key(r) not in new]
         results["runs"] += part["runs"]
-        results.setdefault("audits", {}).update(part.get("audits") or {})
+        results.setdefault("audits", {}).update({k: a for k, a in (part.get("audits") or {}).items()
+                                                 if own_pairs({"summary": a, "protocol_key": k})})  # not an ablation's
         results["skipped_detectors"] = sorted(set(results.get("skipped_detectors", []))
                                               - {r["detector"] for r in part["runs"]})  # fmt: skip
         results.setdefault("parts", []).append({k: part[k] for k in ("generated", "machine", "seconds")}
