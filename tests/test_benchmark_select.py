@@ -61,3 +61,20 @@ def test_merging_an_ablation_keeps_the_protocols_own_audit(tmp_path, monkeypatch
     merged = run.merge_parts(tmp_path / "B.md", [tmp_path / "part.json"], log=lambda m: None)
     assert merged["audits"]["loso-matched-aligned"] == own_audit
     assert len(merged["runs"]) == 1
+
+
+def test_a_run_on_fewer_folds_is_labelled_and_does_not_compete(monkeypatch):
+    from fakescope.evaluation.benchmark import choose
+    from fakescope.evaluation.benchmark.render import _label
+
+    monkeypatch.setattr(choose, "training_free_scores", lambda results, manifest, known=None: {})
+    m = _manifest()
+    few = {"detector": "zed", "recipe": "paired", "protocol_key": "loso-matched", "settings": "reduced",
+           "max_folds": 5, "summary": {"overall": {"auc": 0.9}, "protocol": "leave-source-out, 5 folds"},
+           "p": [0.5] * len(m)}  # fmt: skip
+    full = {"detector": "univfd", "recipe": "paired", "protocol_key": "loso-matched",
+            "summary": {"overall": {"auc": 0.6}, "protocol": "leave-source-out, 15 folds"}, "p": [0.5] * len(m)}
+    results = {"runs": [few, full]}
+    choose.select(results, m)
+    assert results["chosen"]["members"] == [["univfd", "paired"]] and not results["fusions"]
+    assert _label(few) == "zed [paired, reduced, 5 folds]"

@@ -45,6 +45,9 @@ def benchmark_command(
                                      "protocols train on (default: aligned-only taef2, ae-transposed, ae-nearest, "
                                      "ae-pixelshuffle, ae-bilinear; loso-matched-aligned taef2, ae-nearest; our "
                                      "own are the full-size ones shipped with fakescope)."),  # fmt: skip
+    max_folds: int = typer.Option(None, help="Merge the groups of the leave-source-out and leave-generators-out "
+                                  "protocols into at most this many folds (fewer models to train; the rows "
+                                  "say how many folds)."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
     from ..evaluation.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
@@ -87,7 +90,8 @@ def benchmark_command(
         run_benchmark(manifest, detectors, out, quick=quick, throughput_images=throughput_images,
                       protocols=chosen or None, part=part, settings=given, autoencoder_weights=autoencoder_weights,
                       only_recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None,
-                      autoencoders=[a.strip() for a in autoencoders.split(",") if a.strip()] or None, log=log)  # fmt: skip
+                      autoencoders=[a.strip() for a in autoencoders.split(",") if a.strip()] or None,
+                      max_folds=max_folds, log=log)  # fmt: skip
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
     if part:

@@ -53,11 +53,12 @@ def select(results: dict, manifest: Manifest) -> None:
     pairs of the best ``FUSE_TOP``; the shipped default must need no optional package and contain no peer
     detector (another project's model, e.g. under non-commercial terms: scored, never shipped)."""
     backfill_calibration(results, manifest)
-    # Runs with settings of their own (``--set``) or ablations of the aligned pairs are shown but compete only
-    # in their own tables. Runs
+    # Runs with settings of their own (``--set``), ablations of the aligned pairs and runs on fewer folds
+    # (``--max-folds``) are shown but compete only in their own tables. Runs
     # trained with aligned pairs added (LOSO-matched folds too) compete; fusions pair runs of one protocol.
     single = [r for r in results["runs"]
-              if r["protocol_key"] in SELECTION and r.get("p") and not r.get("set") and own_pairs(r)]
+              if r["protocol_key"] in SELECTION and r.get("p") and not r.get("set") and own_pairs(r)
+              and not r.get("max_folds")]
     single.sort(key=lambda r: -(r["summary"]["overall"].get("auc") or 0))
     for r in single:  # the modern slice of the same predictions, for the tie-break (and the page)
         if "modern" not in r["summary"]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 from pathlib import Path
 from xml.sax.saxutils import escape
 
@@ -26,6 +27,8 @@ def _row(summary: dict) -> dict:
 def _label(r: dict) -> str:
     tag = "" if r.get("settings", "full") == "full" else ", reduced"
     tag += "".join(f", {k}={v}" for k, v in (r.get("set") or {}).items())
+    if r.get("max_folds"):  # fewer folds than the protocol's own (``--max-folds``): its protocol says how many
+        tag += ", " + re.search(r"\d+ folds", r["summary"]["protocol"]).group(0)
     if not own_pairs(r):  # an ablation: fewer (or other) autoencoders than the protocol's own
         tag += f", pairs of {'+'.join(r['summary']['setup']['setup']['autoencoders'])}"
     return f"{r['detector']} [{r['recipe']}{tag}]" + PAIRS_TAG.get(r["protocol_key"], "")

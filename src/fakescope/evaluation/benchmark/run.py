@@ -103,7 +103,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                   throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
                   settings: dict[str, dict] | None = None, autoencoder_weights: Path | None = None,
                   only_recipes: list[str] | None = None, autoencoders: list[str] | None = None,
-                  log=print) -> dict:  # fmt: skip
+                  max_folds: int | None = None, log=print) -> dict:  # fmt: skip
     """Run the protocols for the chosen detectors.
 
     With ``part``, only the detectors' runs are written there (for another machine's share, e.g. the
@@ -112,8 +112,10 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     such runs are shown with their settings and are not candidates for the default.
     ``autoencoder_weights``: the TAEF2 folder, for the aligned-only protocols. ``only_recipes``: only
     these training recipes (default: each protocol's own). ``autoencoders``: the autoencoders whose
-    counterparts the aligned protocols train on (default: TAEF2 and our own four). With ``part``, the file is rewritten after
-    every run, so an interrupted run keeps what it finished.
+    counterparts the aligned protocols train on (default: TAEF2 and our own four). ``max_folds``: the groups
+    of the group-held-out protocols merged into at most this many folds (fewer models to train, every image
+    still scored by a model that never saw its group; the protocol's name says how many folds). With ``part``,
+    the file is rewritten after every run, so an interrupted run keeps what it finished.
     """
     t_start = time.time()
     manifest = Manifest.read(manifest_path)
@@ -121,11 +123,10 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     skipped = [n for n in names if not available(n)]
     names = [n for n in names if available(n)]
     config: dict = {}
-    max_folds = None
     if quick:
         manifest = manifest.sample(240, seed=0, stratify="source")
         config = {"n_aug": 0, "calib_folds": 3}
-        max_folds = 3
+        max_folds = max_folds or 3
     device = device_name()
     cuda = device.startswith("cuda")
 
@@ -133,6 +134,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                + (f" --protocols {','.join(protocols)}" if protocols else "")
                + (f" --recipes {','.join(only_recipes)}" if only_recipes else "")
                + (f" --autoencoders {','.join(autoencoders)}" if autoencoders else "")
+               + (f" --max-folds {max_folds}" if max_folds and not quick else "")
                + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()))  # fmt: skip
 
     def meta_of() -> dict:
@@ -144,7 +146,9 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
         }  # fmt: skip
 
     audits = {}
-    if part is None or protocols:  # a part run for named protocols brings their audits along (cheap)
+    # A part run for named protocols brings their audits along (cheap), unless its folds are fewer than the
+    # protocols' own: the page's audits stay those of its full folds.
+    if part is None or (protocols and not (max_folds and not quick)):
         for key in asked(protocols):
             for recipe in recipes(key):
                 pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick, autoencoders)
@@ -166,7 +170,8 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                 s["modern"] = summarize(pred.restrict(np.array([MODERN.keep(x) for x in pred.manifest])))["overall"]
             runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": size,
                          "set": given, "device": device, "seconds": round(pred.seconds, 1),
-                         "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]})  # fmt: skip
+                         "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]}
+                        | ({"max_folds": max_folds} if max_folds and not quick and "by" in PROTOCOLS[key] else {}))  # fmt: skip
             log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
                 f"{size}, {device})")  # fmt: skip
             if part is not None:
