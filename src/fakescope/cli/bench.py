@@ -48,6 +48,8 @@ def benchmark_command(
     max_folds: int = typer.Option(None, help="Merge the groups of the leave-source-out and leave-generators-out "
                                   "protocols into at most this many folds (fewer models to train; the rows "
                                   "say how many folds)."),  # fmt: skip
+    audits: bool = typer.Option(True, help="With --part: also run the shortcut audits of the named protocols "
+                                "(--no-audits keeps the page's own when merging)."),  # fmt: skip
 ):
     """Train and evaluate every detector under the same protocols and write the tables."""
     from ..evaluation.benchmark import PROTOCOLS, merge_parts, refresh_throughput, rerender, run_benchmark
@@ -91,7 +93,7 @@ def benchmark_command(
                       protocols=chosen or None, part=part, settings=given, autoencoder_weights=autoencoder_weights,
                       only_recipes=[r.strip() for r in recipes.split(",") if r.strip()] or None,
                       autoencoders=[a.strip() for a in autoencoders.split(",") if a.strip()] or None,
-                      max_folds=max_folds, log=log)  # fmt: skip
+                      max_folds=max_folds, audits_wanted=audits, log=log)  # fmt: skip
     except FileNotFoundError as exc:
         raise fail(str(exc)) from None
     if part:

@@ -103,7 +103,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                   throughput_images: int = 1000, protocols: list[str] | None = None, part: Path | None = None,
                   settings: dict[str, dict] | None = None, autoencoder_weights: Path | None = None,
                   only_recipes: list[str] | None = None, autoencoders: list[str] | None = None,
-                  max_folds: int | None = None, log=print) -> dict:  # fmt: skip
+                  max_folds: int | None = None, audits_wanted: bool = True, log=print) -> dict:  # fmt: skip
     """Run the protocols for the chosen detectors.
 
     With ``part``, only the detectors' runs are written there (for another machine's share, e.g. the
@@ -114,8 +114,9 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     these training recipes (default: each protocol's own). ``autoencoders``: the autoencoders whose
     counterparts the aligned protocols train on (default: TAEF2 and our own four). ``max_folds``: the groups
     of the group-held-out protocols merged into at most this many folds (fewer models to train, every image
-    still scored by a model that never saw its group; the protocol's name says how many folds). With ``part``,
-    the file is rewritten after every run, so an interrupted run keeps what it finished.
+    still scored by a model that never saw its group; the protocol's name says how many folds). ``audits_wanted``:
+    False skips the shortcut audits of a part run (the page keeps those it has). With ``part``, the file is
+    rewritten after every run, so an interrupted run keeps what it finished.
     """
     t_start = time.time()
     manifest = Manifest.read(manifest_path)
@@ -145,10 +146,10 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
             "seconds": round(time.time() - t_start),
         }  # fmt: skip
 
+    # A part run for named protocols brings their audits along, unless told not to or its folds are fewer
+    # than the protocols' own: the page's audits stay those of its full folds.
     audits = {}
-    # A part run for named protocols brings their audits along (cheap), unless its folds are fewer than the
-    # protocols' own: the page's audits stay those of its full folds.
-    if part is None or (protocols and not (max_folds and not quick)):
+    if part is None or (protocols and audits_wanted and not (max_folds and not quick)):
         for key in asked(protocols):
             for recipe in recipes(key):
                 pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick, autoencoders)
