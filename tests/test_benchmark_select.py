@@ -49,10 +49,12 @@ def test_merging_an_ablation_keeps_the_protocols_own_audit(tmp_path, monkeypatch
     from fakescope.evaluation.benchmark import run
 
     monkeypatch.setattr(run, "select", lambda results, manifest: None)
-    monkeypatch.setattr(run, "write_page", lambda results, out: out.with_suffix(".json").write_text(json.dumps(results)))
+    monkeypatch.setattr(run, "write_page",
+                        lambda results, out: out.with_suffix(".json").write_text(json.dumps(results)))
     m = _manifest().write(tmp_path / "manifest.csv")
     own_audit = {"overall": {"auc": 0.5}, "setup": _setup(("taef2", "ae-nearest"))}
-    page = {"manifest": str(m), "n_images": 8, "quick": False, "runs": [], "audits": {"loso-matched-aligned": own_audit}}
+    page = {"manifest": str(m), "n_images": 8, "quick": False, "runs": [],
+            "audits": {"loso-matched-aligned": own_audit}}
     (tmp_path / "B.json").write_text(json.dumps(page))
     part = {"generated": "now", "machine": "here", "seconds": 1, "n_images": 8, "quick": False,
             "runs": [_run("univfd", ("taef2",), 0.69, [0.5] * 8)],

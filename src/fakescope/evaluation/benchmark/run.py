@@ -128,6 +128,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
         manifest = manifest.sample(240, seed=0, stratify="source")
         config = {"n_aug": 0, "calib_folds": 3}
         max_folds = max_folds or 3
+    fewer_folds = bool(max_folds) and not quick  # fewer folds than the protocols' own, asked for by name
     device = device_name()
     cuda = device.startswith("cuda")
 
@@ -135,7 +136,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
                + (f" --protocols {','.join(protocols)}" if protocols else "")
                + (f" --recipes {','.join(only_recipes)}" if only_recipes else "")
                + (f" --autoencoders {','.join(autoencoders)}" if autoencoders else "")
-               + (f" --max-folds {max_folds}" if max_folds and not quick else "")
+               + (f" --max-folds {max_folds}" if fewer_folds else "")
                + "".join(f" --set {k}={v}" for k, v in next(iter((settings or {}).values()), {}).items()))  # fmt: skip
 
     def meta_of() -> dict:
@@ -149,7 +150,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
     # A part run for named protocols brings their audits along, unless told not to or its folds are fewer
     # than the protocols' own: the page's audits stay those of its full folds.
     audits = {}
-    if part is None or (protocols and audits_wanted and not (max_folds and not quick)):
+    if part is None or (protocols and audits_wanted and not fewer_folds):
         for key in asked(protocols):
             for recipe in recipes(key):
                 pred = audit(key, manifest, recipe, max_folds, autoencoder_weights, quick, autoencoders)
@@ -172,7 +173,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
             runs.append({"detector": name, "recipe": recipe, "protocol_key": key, "summary": s, "settings": size,
                          "set": given, "device": device, "seconds": round(pred.seconds, 1),
                          "p": [None if np.isnan(v) else round(float(v), 5) for v in pred.p]}
-                        | ({"max_folds": max_folds} if max_folds and not quick and "by" in PROTOCOLS[key] else {}))  # fmt: skip
+                        | ({"max_folds": max_folds} if fewer_folds and "by" in PROTOCOLS[key] else {}))  # fmt: skip
             log(f"{name} [{recipe}] {s['protocol']}: AUC {fmt(s['overall'].get('auc'))} ({pred.seconds:.0f}s, "
                 f"{size}, {device})")  # fmt: skip
             if part is not None:
