@@ -37,7 +37,7 @@ BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 HAND_RUN = "<!-- measured by the scripts under benchmarks/"
 
 
-def test_sample(manifest: Manifest, per_group: int | None, seed: int = 0) -> EvalSlice | None:
+def sample_slice(manifest: Manifest, per_group: int | None, seed: int = 0) -> EvalSlice | None:
     """At most ``per_group`` images of each (source, label), drawn with ``seed``; None keeps every image."""
     if not per_group:
         return None
@@ -114,7 +114,7 @@ def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "l
         from .benchmark.run import _pairs
 
         extra, setup = _pairs(manifest, False, None, autoencoder_weights, log)
-    own, sample = kw.pop("test", None), test_sample(manifest, per_group, seed)
+    own, sample = kw.pop("test", None), sample_slice(manifest, per_group, seed)
     test = own or sample
     if own is not None and sample is not None:  # the protocol's own slice, then the sample of it
         test = EvalSlice(f"{own.name}; {sample.name}", lambda s: own.keep(s) and sample.keep(s))
