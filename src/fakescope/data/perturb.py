@@ -214,7 +214,7 @@ class Perturbation:
     kind: str
     pattern: str  # regular expression of the names, its groups the parameters
     apply: object  # (img, rng, *params) -> img
-    describe: str  # "{0}"-style template of what it does
+    describe: str  # "{0}"-style template of what it does ({times} of the social chain: "once", "twice", "3 times")
 
 
 def _q(s: str) -> int:
@@ -246,7 +246,7 @@ PERTURBATION_KINDS: tuple[tuple[Perturbation, tuple], ...] = (
                   "screenshot: 0.8x bicubic, unsharp mask, PNG"), ()),  # fmt: skip
     (Perturbation("social media", r"social(\d+)q(\d+)(?:x(\d+))?",
                   lambda im, rng, side, q, times: social(im, side, q, times),
-                  "longest side at most {0} px (Lanczos), JPEG q{1}, {2} time(s)"), (int, _q, lambda s: int(s or 1))),
+                  "longest side at most {0} px (Lanczos), JPEG q{1}, {times}"), (int, _q, lambda s: int(s or 1))),
 )  # fmt: skip
 
 #: what ``fakescope robustness`` applies when no list is given: the everyday processing users meet
@@ -283,4 +283,5 @@ def perturbation(name: str):
 def describe_perturbation(name: str) -> tuple[str, str]:
     """(kind, what it does) of a perturbation name, for tables."""
     kind, params = _parse(name)
-    return kind.kind, kind.describe.format(*params)
+    times = {1: "once", 2: "twice"}.get(params[-1], f"{params[-1]} times") if params else ""
+    return kind.kind, kind.describe.format(*params, times=times)

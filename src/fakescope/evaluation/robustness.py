@@ -33,6 +33,9 @@ from .protocols import EvalSlice, Predictions, cross_validate_perturbed, summari
 
 #: the chains the issue's aim is about: AUC may drop at most this much under them
 SOCIAL_AIM = 0.05
+#: a rise of ECE or a fall of a verdict set's coverage larger than this, from the unperturbed images, is called
+#: out under the calibrated runs' tables (a reading aid: every number is in the table)
+SHIFT_NOTE = 0.05
 BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 HAND_RUN = "<!-- measured by the scripts under benchmarks/"
 
@@ -236,6 +239,8 @@ def render_section(results: dict, plot_names: dict[str, str], command: str) -> s
                              f"{_f(vs.get('far_share'), 2)} |")  # fmt: skip
                 out.append(line)
             out.append("")
+            if r in calibrated:
+                out += [_shift_note(r, names), ""]
         if calibrated:
             out += ["Verdict sets as the detector gives them (after its distance abstention): coverage is the share "
                     "of real (fake) images whose set holds `real` (`fake`); answered is the share given one class, "
@@ -244,6 +249,30 @@ def render_section(results: dict, plot_names: dict[str, str], command: str) -> s
                     "probabilities and sets no longer mean what they say on that kind of image.", ""]  # fmt: skip
     out.append(END)
     return "\n".join(out) + "\n"
+
+
+def _shift_note(run: dict, names: list[str]) -> str:
+    """One line naming the perturbations under which a calibrated run's probabilities or sets stop holding."""
+    base = run["rows"][""]
+    cov0 = base.get("verdict_sets", {}).get("with_abstention", {})
+    worse = []
+    for n in names:
+        row = run["rows"][n]
+        cov = row.get("verdict_sets", {}).get("with_abstention", {})
+        why = []
+        if row["ece"] is not None and base["ece"] is not None and row["ece"] - base["ece"] > SHIFT_NOTE:
+            why.append(f"ECE {base['ece']:.2f} -> {row['ece']:.2f}")
+        for c in ("real", "fake"):
+            a, b = cov0.get(f"coverage_{c}"), cov.get(f"coverage_{c}")
+            if a is not None and b is not None and a - b > SHIFT_NOTE:
+                why.append(f"{c} coverage {a:.2f} -> {b:.2f}")
+        if why:
+            worse.append(f"{n} ({', '.join(why)})")
+    if not worse:
+        return (f"Under every perturbation, {run['label']}'s ECE stays within {SHIFT_NOTE} of the unperturbed "
+                f"images' and its verdict sets' coverage falls by at most {SHIFT_NOTE}.")  # fmt: skip
+    return (f"Where {run['label']}'s probability stops meaning what it says (ECE up, or a verdict set's coverage "
+            f"down, by more than {SHIFT_NOTE}): " + "; ".join(worse) + ".")  # fmt: skip
 
 
 def auc_svg(res: dict) -> str:
