@@ -191,7 +191,8 @@ def render_section(results: dict, plot_names: dict[str, str], command: str) -> s
         out += [f"### {key}: {runs[0]['protocol'] if runs else ''}", "",
                 f"Measured {res['generated'][:10]} on {res['machine']}. Test images per row: "
                 f"{runs[0]['rows']['']['n'] if runs else 0} (real and fully generated; partial edits are not in the "
-                "AUC).", ""]  # fmt: skip
+                "AUC). The sample weighs sources differently from the full benchmark, so its unperturbed AUC differs "
+                "from the tables above; compare the rows of one column.", ""]  # fmt: skip
         if res.get("setup"):
             st = res["setup"]
             out += [f"Every fold's training adds {st['reals']} real crops ({st['side']} px) and their {st['pairs']} "
@@ -199,13 +200,13 @@ def render_section(results: dict, plot_names: dict[str, str], command: str) -> s
         out += ["| perturbation | what | " + " | ".join(r["label"] for r in runs) + " |",
                 "|---|---|" + "---:|" * len(runs)]  # fmt: skip
         out.append("| none | the protocol's test image | " + " | ".join(_f(r["rows"][""]["auc"]) for r in runs) + " |")
-        for n, p in zip(names, res["perturbations"]):
+        for n in names:
             cells = []
             for r in runs:
                 row = r["rows"].get(n, {})
                 d = row.get("auc_drop")
                 cells.append(f"{_f(row.get('auc'))} ({'-' if d is None else f'{-d:+.3f}'})")
-            out.append(f"| {n} | {p['what']} | " + " | ".join(cells) + " |")
+            out.append(f"| {n} | {describe_perturbation(n)[1]} | " + " | ".join(cells) + " |")
         out += ["", "Cells: AUC (change from the unperturbed images).", ""]
         if key in plot_names:
             out += [f"![AUC per perturbation]({plot_names[key]})", ""]
@@ -216,6 +217,8 @@ def render_section(results: dict, plot_names: dict[str, str], command: str) -> s
                 d, ci = r["rows"][worst]["auc_drop"], r["rows"][worst]["auc_drop_ci"]
                 if r["label"] == "default":
                     verdict = "met" if d is not None and d <= SOCIAL_AIM else "missed"
+                    if verdict == "met" and ci and ci[1] > SOCIAL_AIM:
+                        verdict = f"met by the measured drop, though its interval reaches above {SOCIAL_AIM}"
                     out += [f"**Aim for the default** (AUC drop at most {SOCIAL_AIM} under the social-media chains): "
                             f"{verdict}. Its largest drop is {_f(d)} ({worst}; 95% interval "
                             f"{_f(ci[0]) if ci else '-'} to {_f(ci[1]) if ci else '-'}).", ""]  # fmt: skip
