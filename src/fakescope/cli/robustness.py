@@ -7,7 +7,6 @@ from pathlib import Path
 
 import typer
 
-from .analysis import _command
 from .common import err, fail, log
 
 
@@ -42,7 +41,7 @@ def robustness_command(
     if render_only:
         if not old:
             raise fail(f"{results_path}: no results to render")
-        rb.write_section(old, out, old.get("command", "fakescope robustness"))
+        rb.write_section(old, out)
     else:
         from ..data.manifest import Manifest
 
@@ -55,19 +54,14 @@ def robustness_command(
         specs = []
         for name in (d.strip() for d in detectors.split(",") if d.strip()):
             specs.append({**rb.default_recipe(), "label": "default"} if name == "default" else {"detector": name})
-        command = _command("robustness", [], [("--detectors", detectors, "default,univfd,univfd-nn,fusion,dct-linear"),
-                                              ("--protocol", protocol, "loso-matched-aligned"),
-                                              ("--perturbations", perturbations, ""), ("--per-source", per_source, 30),
-                                              ("--seed", seed, 0)])  # fmt: skip
         try:
             new = rb.run_robustness(Manifest.read(manifest), specs, protocol, names, per_source or None, seed,
                                     autoencoder_weights if autoencoder_weights.is_dir() else None, log)  # fmt: skip
         except ValueError as exc:
             raise fail(str(exc)) from None
         old = rb.merge_results(old, new)
-        old["command"] = command
         results_path.write_text(json.dumps(old, indent=1, default=str))
-        rb.write_section(old, out, command)
+        rb.write_section(old, out)
     if card is not None:
         path = card / "card.json"
         meta = json.loads(path.read_text())
