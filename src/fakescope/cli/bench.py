@@ -24,7 +24,7 @@ def benchmark_command(
                                   "test restricted to generators of 2023 on and real images), aligned-only, "
                                   "aligned-only-matched (trained on real images and their autoencoder "
                                   "counterparts only), loso-matched-aligned (LOSO-matched with aligned pairs of "
-                                  "every real image added to the training data)."),  # fmt: skip
+                                  "every real image added to the training data), loso-aligned (the same, files as they are)."),  # fmt: skip
     part: Path = typer.Option(None, help="Write only these detectors' runs to this JSON file (e.g. the "
                               "networks trained on a GPU machine), for --merge."),  # fmt: skip
     localization: bool = typer.Option(False, help="Run the localization benchmark (every localizer under setups "

@@ -22,7 +22,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,14 +129,38 @@ def cross_validate(
     ``extra_train`` (e.g. real images and their aligned counterparts) joins every fold's training data,
     except the pairs whose real image belongs to a held-out group; it is never scored.
     """
+    return cross_validate_perturbed(detector, manifest, (), by, matched, max_folds, log, test, extra_train,
+                                    **config)[""]  # fmt: skip
+
+
+def cross_validate_perturbed(
+    detector: str,
+    manifest: Manifest,
+    perturbations: Sequence[str],
+    by: str = "source",
+    matched: Matched | None = None,
+    max_folds: int | None = None,
+    log: Callable[[str], None] = lambda m: None,
+    test: EvalSlice | None = None,
+    extra_train: Manifest | None = None,
+    **config,
+) -> dict[str, Predictions]:
+    """:func:`cross_validate`, with each fold's model also scoring its test images under every perturbation.
+
+    The test image is the protocol's own (after matched processing, if any), then perturbed
+    (:func:`fakescope.data.perturb.perturbation`); training is unchanged. Returns the predictions per
+    perturbation name, ``""`` for the unperturbed test images.
+    """
     t0 = time.time()
     folds = folds_for(manifest, by, max_folds)
     extra_groups = pair_groups(extra_train, by) if extra_train is not None else []
     view = matched.tag if matched else "clean"
+    names = ["", *perturbations]
     scored_set = np.array([test.keep(s) for s in manifest], dtype=bool) if test else np.ones(len(manifest), bool)
-    p = np.full(len(manifest), np.nan)
-    sets: list = [None] * len(manifest)  # verdict sets, for detectors calibrated out of source
-    far: list = [None] * len(manifest)
+    p = {n: np.full(len(manifest), np.nan) for n in names}
+    sets: dict[str, list] = {n: [None] * len(manifest) for n in names}  # verdict sets (out-of-source calibration)
+    far: dict[str, list] = {n: [None] * len(manifest) for n in names}
+    seconds = dict.fromkeys(perturbations, 0.0)  # scoring time of each perturbation (the rest is the protocol's)
     for f, held_idx in enumerate(folds):
         test_idx = held_idx[scored_set[held_idx]]
         if not len(test_idx):
@@ -149,18 +173,27 @@ def cross_validate(
             train = Manifest([*train, *(x for x, g in zip(extra_train, extra_groups) if g not in held_groups)],
                              name=f"{manifest.name}+pairs")  # fmt: skip
         det = create(detector, **config).fit(train, matched=view if matched else None)
-        X, ok = det.features_of(test_m, view)
-        scored = test_idx[ok]
-        p[scored] = det.proba_from_features(X[ok])
-        if hasattr(det, "conformal_"):
-            for i, rel in zip(scored, det.reliability(X[ok], p[scored])):
-                sets[i], far[i] = list(rel["verdict_set"]), rel["far"]
+        for n in names:
+            t_score = time.time()
+            X, ok = det.features_of(test_m, f"{view}+{n}" if n else view)
+            scored = test_idx[ok]
+            p[n][scored] = det.proba_from_features(X[ok])
+            if hasattr(det, "conformal_"):
+                for i, rel in zip(scored, det.reliability(X[ok], p[n][scored])):
+                    sets[n][i], far[n][i] = list(rel["verdict_set"]), rel["far"]
+            if n:
+                seconds[n] += time.time() - t_score
         held = sorted({group_of(s, by) for s in test_m})
         log(f"{detector}: fold {f + 1}/{len(folds)} (held out {', '.join(held)[:80]}) done")
-    extra = {"verdict_sets": sets, "far": far} if any(s is not None for s in sets) else {}
     name = _protocol_name(by, len(folds), matched, test) + (_pairs_name(extra_train) if extra_train is not None else "")
-    pred = Predictions(manifest, p, detector, name, len(folds), time.time() - t0, extra)
-    return pred.restrict(scored_set) if test else pred
+    out = {}
+    for n in names:
+        extra = {"verdict_sets": sets[n], "far": far[n]} if any(s is not None for s in sets[n]) else {}
+        took = seconds[n] if n else time.time() - t0 - sum(seconds.values())
+        pred = Predictions(manifest, p[n], detector, name + (f"; test images perturbed: {n}" if n else ""),
+                           len(folds), took, extra)  # fmt: skip
+        out[n] = pred.restrict(scored_set) if test else pred
+    return out
 
 
 def pair_groups(extra: Manifest, by: str) -> list[str]:

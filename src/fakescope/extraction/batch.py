@@ -7,7 +7,9 @@ A *view* is what happens to the decoded pixels before the extractor sees them:
   content hash, so every extractor sees the same augmented pixels; a
   counterpart linked to a real image by the manifest's ``pair`` column is
   seeded by its real image's key, so the pair gets the same draw);
-- ``matched<size>q<quality>``: matched processing (see ``data.perturb.Matched``).
+- ``matched<size>q<quality>``: matched processing (see ``data.perturb.Matched``);
+- ``<view>+<perturbation>``: that view, then everyday processing such as ``jpeg75`` or ``social1080q85``
+  (see ``data.perturb.perturbation``; random ones, e.g. noise, seeded by the image's content hash).
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from ..data.manifest import Manifest
-from ..data.perturb import Matched, augment
+from ..data.perturb import Matched, augment, perturbation
 from ..features.extract import EXTRACTORS, ex_dtype
 from ..io import ImageLoadError, load_image
 from .cache import FeatureCache
@@ -34,13 +36,16 @@ def view_rng(view: str, key: str) -> np.random.Generator:
 def apply_view(img: Image.Image, view: str, key: str) -> Image.Image:
     """``img`` under ``view``; ``key`` seeds the augmentation of an ``aug<i>`` view (the image's key, or its
     pair's: see :meth:`~fakescope.data.manifest.Manifest.pair_keys`)."""
+    if "+" in view:
+        base, _, name = view.partition("+")
+        return perturbation(name)(apply_view(img, base, key), view_rng(view, key))
     if view == "clean":
         return img
     if view.startswith("aug"):
         return augment(img, view_rng(view, key))
     if view.startswith("matched"):
         return Matched.parse_tag(view)(img)
-    raise ValueError(f"unknown view {view!r}; expected clean, aug<i> or matched<size>q<quality>")
+    raise ValueError(f"unknown view {view!r}; expected clean, aug<i> or matched<size>q<quality>, then +<perturbation>")
 
 
 def view_seeds(manifest: Manifest, view: str) -> list[str]:

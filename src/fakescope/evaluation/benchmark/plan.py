@@ -24,6 +24,8 @@ PROTOCOLS: dict[str, dict] = {
     # LOSO-matched with aligned pairs of every real image large enough added to each fold's training (the
     # pairs made from the held-out source's real images left out): aligned pairs plus collected fakes
     "loso-matched-aligned": dict(by="source", matched=MATCHED, pairs=True),
+    # the same with files as they are: the shipped default's own recipe (clean and augmented views, pairs)
+    "loso-aligned": dict(by="source", matched=None, pairs=True),
 }
 #: what runs when no protocol is named; the others (the modern slice, aligned-only, LOSO-matched with aligned
 #: pairs) are asked for by name with ``--protocols`` (the aligned ones make their counterparts first, and need
