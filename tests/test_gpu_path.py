@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import shutil
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,19 +39,24 @@ CROP_FIRST = [(2000, 300), (300, 2000), (3, 900), (900, 3), (5000, 1400)]
 REDUCED = [(4032, 3024), (3024, 4032), (2048, 2048), (1400, 1350), (1344, 1344), (1400, 6000)]
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("size", WHOLE + CROP_FIRST + REDUCED)
-def test_device_views_equal_pillow(size):
+def test_device_views_equal_pillow(size, device):
     """The device views are Pillow's pixel for pixel: the CLIP square (and so CLIP's input, bit for bit)
-    and the DCT crop; the log-DCT to float precision (a matrix product instead of scipy's FFT)."""
+    and the DCT crop; the log-DCT to float precision (a matrix product instead of scipy's FFT).
+    On a machine with CUDA, on the GPU too (float64 products of integers are exact there as well)."""
     img = photo(*size)
-    x = tensor(img)
-    clip = views_torch.resized_center_crop(x, 224)[0].permute(1, 2, 0).numpy()
+    x = tensor(img).to(device)
+    clip = views_torch.resized_center_crop(x, 224)[0].permute(1, 2, 0).cpu().numpy()
     assert np.array_equal(clip, np.asarray(views.resized_center_crop(img, 224)).astype(np.float64))
-    assert np.array_equal(views_torch.clip_pixels(x)[0].numpy(), views.clip_view(img))
-    crop = views_torch.center_crop(x, 128)[0].permute(1, 2, 0).numpy()
+    assert np.array_equal(views_torch.clip_pixels(x)[0].cpu().numpy(), views.clip_view(img))
+    crop = views_torch.center_crop(x, 128)[0].permute(1, 2, 0).cpu().numpy()
     assert np.array_equal(crop, np.asarray(views.center_crop(img, 128)).astype(np.float64))
-    np.testing.assert_allclose(views_torch.dct_spectrum(x)[0].numpy(), dct_spectrum(views.center_crop(img, 128)),
-                               atol=1e-4)  # fmt: skip
+    np.testing.assert_allclose(views_torch.dct_spectrum(x)[0].cpu().numpy(),
+                               dct_spectrum(views.center_crop(img, 128)), atol=1e-4)  # fmt: skip
 
 
 def test_batch_views_of_mixed_sizes_equal_pillow():
@@ -99,7 +103,8 @@ def test_pillows_pass_order_is_followed():
 
 
 @pytest.mark.slow
-def test_device_views_equal_pillow_on_the_development_images(shared_data):
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_views_equal_pillow_on_the_development_images(shared_data, device):
     """Every 20th development image, as decoded by the scan, and the same image enlarged so that its
     shorter side is 1400 px (the box-reduced route of camera-size photos): the device views are Pillow's.
     benchmarks/check_device_views.py runs all of them."""
@@ -110,13 +115,13 @@ def test_device_views_equal_pillow_on_the_development_images(shared_data):
     assert len(entries) > 100
     tensors, imgs = [], []
     for e in entries:
-        img, _ = open_image(Path(e.root) / e.path)
+        img, _ = open_image(e.file)
         big = img.resize((round(img.width * 1400 / min(img.size)), round(img.height * 1400 / min(img.size))),
                          Image.Resampling.BICUBIC)  # fmt: skip
         for im in (img, big):
             imgs.append(im)
-            tensors.append(torch.from_numpy(np.array(im)).permute(2, 0, 1))
-    out = views_torch.batch_views(tensors)
+            tensors.append(torch.from_numpy(np.array(im)).permute(2, 0, 1).to(device))
+    out = {k: v.cpu() for k, v in views_torch.batch_views(tensors).items()}
     for i, img in enumerate(imgs):
         assert np.array_equal(out["clip"][i].numpy(), views.clip_view(img)), entries[i // 2].path
         np.testing.assert_allclose(out["dct"][i].numpy(), dct_spectrum(views.center_crop(img, 128)), atol=1e-4)

@@ -233,17 +233,18 @@ def _round_8bit(sums: torch.Tensor) -> torch.Tensor:
     return sums.add_(1 << (PRECISION_BITS - 1)).div_(1 << PRECISION_BITS).floor_().clamp_(0, 255)
 
 
-def _reduce(x: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
-    """Pillow's ``Image.reduce(factor)`` of (B, C, H, W) uint8 pixels, as float64.
+def _reduce(x: torch.Tensor, factor: tuple[int, int], h: int, w: int) -> torch.Tensor:
+    """Pillow's ``Image.reduce(factor)`` of (B, C, h, w) uint8 pixels, as float64.
 
-    Block sums are integers (the uint8 pixels summed in int64), and ``(sum + n/2) * multiplier >> 24``
-    is Pillow's own rounding of the mean of n pixels, with its single-precision multiplier.
+    ``x`` may be padded with zeros already (to whole blocks). Block sums are integers (the uint8
+    pixels summed in int64), and ``(sum + n/2) * multiplier >> 24`` is Pillow's own rounding of the
+    mean of n pixels, with its single-precision multiplier.
     """
     fx, fy = factor
-    b, c, h, w = x.shape
+    b, c = x.shape[:2]
     ow, oh = -(-w // fx), -(-h // fy)
-    if ow * fx != w or oh * fy != h:
-        x = torch.nn.functional.pad(x, (0, ow * fx - w, 0, oh * fy - h))
+    if x.shape[-2:] != (oh * fy, ow * fx):
+        x = torch.nn.functional.pad(x[..., :h, :w], (0, ow * fx - w, 0, oh * fy - h))
     sums = x.reshape(b, c, oh, fy, ow, fx).sum(dim=(3, 5), dtype=torch.int64)
 
     def mean(s: torch.Tensor, n: int) -> torch.Tensor:
@@ -263,19 +264,23 @@ def _reduce(x: torch.Tensor, factor: tuple[int, int]) -> torch.Tensor:
 def apply(p: Plan, x: torch.Tensor, cropped: bool = False) -> torch.Tensor:
     """The plan's view of (B, C, H, W) uint8 pixels of its size, (B, C, size, size) float64 grey levels.
 
-    ``cropped``: ``x`` holds only the plan's rows and columns already (what :func:`batch_views` stacks).
+    ``cropped``: ``x`` holds only the plan's rows and columns already (what :func:`batch_views` stacks),
+    possibly followed by zeros up to whole blocks of the reduction.
     """
     if not cropped:
         x = x[..., p.rows[0] : p.rows[1], p.cols[0] : p.cols[1]]
-    x = _reduce(x, p.factor) if p.factor else x.to(torch.float64)
+    h, w = p.rows[1] - p.rows[0], p.cols[1] - p.cols[0]
+    x = _reduce(x, p.factor, h, w) if p.factor else x.to(torch.float64)
     kx, ky = _device_coeffs(p, x.device)
+
+    def vertical(t: torch.Tensor) -> torch.Tensor:  # one matrix product over every column of the batch
+        return _round_8bit(torch.einsum("oh,bchw->bcow", ky, t))
+
     if p.vertical_first:
-        return _round_8bit(_round_8bit(torch.matmul(ky, x)) @ kx)
+        return _round_8bit(vertical(x) @ kx)
     if kx is not None:
-        x = _round_8bit(x @ kx)  # (B, C, rows, size)
-    if ky is not None:
-        x = _round_8bit(torch.matmul(ky, x))  # (B, C, size, size)
-    return x
+        x = _round_8bit(x @ kx)  # (B, C, rows, size): one product, the batch's rows stacked
+    return vertical(x) if ky is not None else x
 
 
 # --- the views ----------------------------------------------------------------------------------------------
@@ -332,11 +337,25 @@ def dct_spectrum(x: torch.Tensor, size: int = DCT_SIZE) -> torch.Tensor:
 
 
 def _working_bytes(p: Plan) -> int:
-    """Device memory one image costs in :func:`apply`: its uint8 region (twice when padded for the
-    reduction) and the float64 copies of what the resampling reads."""
+    """Device memory one image costs in :func:`apply`: its uint8 region and the float64 copies of what
+    the resampling reads."""
     h, w = p.rows[1] - p.rows[0], p.cols[1] - p.cols[0]
     fx, fy = p.factor or (1, 1)
-    return 3 * (2 * h * w + 3 * 8 * -(-h // fy) * -(-w // fx))
+    return 3 * (h * w + 3 * 8 * -(-h // fy) * -(-w // fx))
+
+
+def _stack_regions(p: Plan, images: list[torch.Tensor]) -> torch.Tensor:
+    """The plan's rows and columns of each image, as one (B, 3, h, w) uint8 tensor; for a box reduction
+    with a partial last block, written into zeros of whole blocks (the one copy of the pixels made)."""
+    (y0, y1), (x0, x1) = p.rows, p.cols
+    if p.factor is None or ((y1 - y0) % p.factor[1] == 0 and (x1 - x0) % p.factor[0] == 0):
+        return torch.stack([im[:, y0:y1, x0:x1] for im in images])
+    fx, fy = p.factor
+    out = torch.zeros((len(images), images[0].shape[0], -(-(y1 - y0) // fy) * fy, -(-(x1 - x0) // fx) * fx),
+                      dtype=images[0].dtype, device=images[0].device)  # fmt: skip
+    for k, im in enumerate(images):
+        out[k, :, : y1 - y0, : x1 - x0] = im[:, y0:y1, x0:x1]
+    return out
 
 
 def batch_views(images: Sequence[torch.Tensor], clip: bool = True, dct: bool = True, clip_size: int = CLIP_SIZE,
@@ -367,6 +386,5 @@ def batch_views(images: Sequence[torch.Tensor], clip: bool = True, dct: bool = T
             step = max(1, max_bytes // _working_bytes(p))
             for start in range(0, len(idx), step):
                 part = idx[start : start + step]
-                region = torch.stack([images[i][:, p.rows[0] : p.rows[1], p.cols[0] : p.cols[1]] for i in part])
-                out[name][part] = finish(apply(p, region, cropped=True))
+                out[name][part] = finish(apply(p, _stack_regions(p, [images[i] for i in part]), cropped=True))
     return out
