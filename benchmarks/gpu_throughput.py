@@ -206,10 +206,13 @@ def bench_views(table: Table, scorer, files: list[Path], n: int, min_seconds: fl
     decoded = scorer.decode(probed, scorer.prepare(probed, scorer.read([str(f) for f in files])))
     distinct = [x for x, _ in decoded if x is not None]
     images = [distinct[i % len(distinct)] for i in range(n)]
-    if hasattr(views_torch, "batch_views"):
-        run, how = (lambda: views_torch.batch_views(images)), "batch_views (one plan per size, batched)"
-    else:
-        run, how = (lambda: _views_per_size(views_torch, images)), "per-size calls of this earlier checkout"
+    new = hasattr(views_torch, "batch_views")
+    how = "batch_views (one plan per size, batched)" if new else "per-size calls of this earlier checkout"
+
+    def views_of(batch):
+        return (lambda: views_torch.batch_views(batch)) if new else (lambda: _views_per_size(views_torch, batch))
+
+    run = views_of(images)
     sizes = Counter(f"{x.shape[-1]}x{x.shape[-2]}" for x in images)
     note = (f"CLIP square + 128 px log-DCT, Pillow's arithmetic; {how}; sizes "
             + ", ".join(f"{k} x{v}" for k, v in sizes.most_common()))  # fmt: skip
@@ -224,6 +227,15 @@ def bench_views(table: Table, scorer, files: list[Path], n: int, min_seconds: fl
             torch.set_num_threads(threads)
         note += "; CPU time on one core"
     table.add("views", scorer.device.type, n, n * reps, per_call * reps, note)
+    # What the host does to issue the same views, without the arithmetic: torch's meta device runs every
+    # operation's shape logic only. On a GPU the kernels run while the host issues the next ones, so the
+    # views stage costs about the larger of the two; this is the host's share, measured without a GPU.
+    # (The meta device's shape functions are Python, slower than CUDA's dispatch: an upper bound.)
+    meta = [torch.empty(x.shape, dtype=x.dtype, device="meta") for x in images]
+    per_call, reps = timed(views_of(meta), "meta", min_seconds, clock=time.process_time)
+    table.add("views, host side", "meta", n, n * reps, per_call * reps,
+              f"CPU time to issue the views above without computing them (torch's meta device; an upper bound "
+              f"of the host's share on a GPU); {how}")  # fmt: skip
 
 
 def bench_heads(table: Table, detector, n: int, min_seconds: float) -> None:

@@ -53,7 +53,7 @@ def _bicubic(x: np.ndarray) -> np.ndarray:
                     np.where(x < 2.0, (((x - 5) * x + 8) * x - 4) * a, 0.0))  # fmt: skip
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=64)
 def _coeffs(in_size: int, out_size: int, in0: float, in1: float) -> np.ndarray:
     """Pillow's integer bicubic coefficients, (out_size, in_size): output pixel i reads source box [in0, in1).
 
@@ -140,11 +140,12 @@ def _support(k: np.ndarray) -> tuple[int, int]:
 
 
 def _axis(k: np.ndarray | None, start: int, size: int) -> tuple[np.ndarray | None, tuple[int, int]]:
-    """Coefficients cut to their support, and the source span they read (``start`` + ``size`` without any)."""
+    """Coefficients cut to their support (a float32 copy: integers under 2**23, exact), and the source
+    span they read (``start`` + ``size`` without any)."""
     if k is None:
         return None, (start, start + size)
     s0, s1 = _support(k)
-    return k[:, s0:s1], (s0, s1)
+    return np.ascontiguousarray(k[:, s0:s1], dtype=np.float32), (s0, s1)
 
 
 def _crop_plan(h: int, w: int, size: int) -> Plan:
@@ -152,7 +153,7 @@ def _crop_plan(h: int, w: int, size: int) -> Plan:
     return Plan(size, (top, top + size), (left, left + size), None, None, None, False)
 
 
-@lru_cache(maxsize=1024)
+@lru_cache(maxsize=256)
 def plan(h: int, w: int, size: int, reducing_gap: float | None = REDUCING_GAP, upscale_only: bool = False) -> Plan:
     """The plan of :func:`fakescope.features.views.resized_center_crop` (or, with ``upscale_only``,
     :func:`~fakescope.features.views.center_crop`) for an image of ``h`` x ``w`` pixels."""
@@ -220,8 +221,8 @@ def _device_coeffs(p: Plan, device: torch.device) -> tuple[torch.Tensor | None, 
     if key in _ON_DEVICE:
         _ON_DEVICE.move_to_end(key)
         return _ON_DEVICE[key]
-    kx = None if p.kx is None else torch.from_numpy(np.ascontiguousarray(p.kx.T)).to(device)
-    ky = None if p.ky is None else torch.from_numpy(np.ascontiguousarray(p.ky)).to(device)
+    kx = None if p.kx is None else torch.from_numpy(np.ascontiguousarray(p.kx.T)).to(device, torch.float64)
+    ky = None if p.ky is None else torch.from_numpy(p.ky).to(device, torch.float64)
     _ON_DEVICE[key] = (kx, ky)
     if len(_ON_DEVICE) > _ON_DEVICE_MAX:
         _ON_DEVICE.popitem(last=False)
