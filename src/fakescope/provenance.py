@@ -102,7 +102,8 @@ def evidence(source: str | os.PathLike | bytes, trust_anchors: str | None = None
                 try:
                     _png_chunks_after_pixels(img, data)
                 except Exception as exc:  # what came before the pixels is still read
-                    out["errors"].append(f"PNG chunks after the image data: {_text(str(exc) or type(exc).__name__, 200)}")
+                    reason = _text(str(exc) or type(exc).__name__, 200)
+                    out["errors"].append(f"PNG chunks after the image data: {reason}")
             for key, read in (("xmp", _xmp), ("exif", _exif), ("generator_text", _generator_text),
                               ("comments", _comments)):  # fmt: skip
                 try:

@@ -212,14 +212,14 @@ class DeviceScorer:
         good = []
         t0 = self._tick()
         decoded = self.decode(probed, prepared)
-        t1 = self._tick("decode", t0)
+        self._tick("decode", t0)
         for i, (x, info) in enumerate(decoded):
             if x is None:
                 rows[i] = Verdict.failed(det, probed[i].path, info)
             else:
                 good.append((i, x, info))
         if good:
-            feats = self.features([x for _, x, _ in good])
+            feats = self.features([x for _, x, _ in good])  # times its views and encoder itself
             t2 = self._tick()
             p, reliability = det.assess_features(feats)
             for (i, _, info), pi, rel in zip(good, p, reliability):

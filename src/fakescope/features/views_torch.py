@@ -246,7 +246,8 @@ def _reduce(x: torch.Tensor, factor: tuple[int, int], h: int, w: int) -> torch.T
     ow, oh = -(-w // fx), -(-h // fy)
     if x.shape[-2:] != (oh * fy, ow * fx):
         x = torch.nn.functional.pad(x[..., :h, :w], (0, ow * fx - w, 0, oh * fy - h))
-    sums = x.reshape(b, c, oh, fy, ow, fx).sum(dim=(3, 5), dtype=torch.int64)
+    # the blocks' sums: along each row first (runs of fx contiguous pixels), then over fy rows
+    sums = x.reshape(b, c, oh * fy, ow, fx).sum(-1, dtype=torch.int32).view(b, c, oh, fy, ow).sum(3, dtype=torch.int64)
 
     def mean(s: torch.Tensor, n: int) -> torch.Tensor:
         return ((s + n // 2) * _multiplier(n)) >> 24
@@ -297,11 +298,23 @@ def center_crop(x: torch.Tensor, size: int) -> torch.Tensor:
     return apply(plan(x.shape[-2], x.shape[-1], size, upscale_only=True), x)
 
 
+_CONSTANTS: dict = {}
+
+
+def _constant(name: str, make, device: torch.device) -> torch.Tensor:
+    """A small constant tensor, copied to each device once (a copy from host memory would wait for
+    the device to finish the work queued before it)."""
+    key = (name, str(device))
+    if key not in _CONSTANTS:
+        _CONSTANTS[key] = torch.as_tensor(make()).to(device)
+    return _CONSTANTS[key]
+
+
 def normalise_clip(v: torch.Tensor) -> torch.Tensor:
     """(B, 3, S, S) grey levels -> CLIP's input (float32, mean/std), as :func:`~fakescope.features.views.clip_view`."""
     v = v.to(torch.float32) / 255.0
-    mean = torch.as_tensor(CLIP_MEAN, device=v.device).view(1, 3, 1, 1)
-    std = torch.as_tensor(CLIP_STD, device=v.device).view(1, 3, 1, 1)
+    mean = _constant("clip mean", lambda: CLIP_MEAN.reshape(1, 3, 1, 1), v.device)
+    std = _constant("clip std", lambda: CLIP_STD.reshape(1, 3, 1, 1), v.device)
     return (v - mean) / std
 
 
@@ -328,7 +341,8 @@ def _dct_matrix(n: int) -> np.ndarray:
 def log_dct(patch: torch.Tensor) -> torch.Tensor:
     """(B, 3, S, S) grey levels -> (B, S, S) float32 log-|DCT| of their luma, as
     :func:`fakescope.features.dct.dct_spectrum`."""
-    c = torch.from_numpy(_dct_matrix(patch.shape[-1])).to(patch.device)
+    n = patch.shape[-1]
+    c = _constant(f"dct {n}", lambda: _dct_matrix(n), patch.device)
     return torch.log(torch.abs(c @ luma(patch) @ c.T) + 1e-6).to(torch.float32)
 
 
