@@ -17,7 +17,10 @@ Measured (each row of the table says on what):
 
 - ``encoder``: CLIP ViT-B/16 alone, float16 on CUDA, per batch size (random input);
 - ``decode (GPU)``: nvJPEG decoding of the 12 MP JPEGs, batched (``decode_jpeg(device="cuda")``);
-- ``views (GPU)``: the CLIP square and the DCT crop, Pillow's arithmetic on the device;
+- ``views``: the CLIP square and the DCT crop of a decoded batch of the mix (all its sizes at once,
+  ``views_torch.batch_views``: Pillow's arithmetic, one set of resampling matrices per size), on
+  the GPU; without one, on one CPU core (CPU time). Run against an earlier checkout (its ``src`` on
+  ``PYTHONPATH``), it times that checkout's per-size calls instead, so one command compares the two;
 - ``heads + rows``: the detector's heads, calibration, verdict sets and row building (CPU);
 - ``probe``: header + provenance metadata of a file, on one CPU core (the GPU path's CPU share);
 - ``end to end``: files -> rows written (``device_scan_iter``: metadata on CPU processes,
@@ -29,6 +32,8 @@ Usage (from the repository root; finishes in a few minutes on one H100)::
 
     PYTHONPATH=src python benchmarks/gpu_throughput.py --out /tmp/gpu.md
     PYTHONPATH=src python benchmarks/gpu_throughput.py --out /tmp/gpu.md --tiny   # CPU smoke test
+    # the views at camera size on a CPU, this checkout and another one (same command, other src)
+    PYTHONPATH=src python benchmarks/gpu_throughput.py --out /tmp/v.md --n 12 --unique 12 --only views
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -101,17 +107,18 @@ def sync(device) -> None:
         torch.cuda.synchronize()
 
 
-def timed(fn, device, min_seconds: float = 1.0, min_reps: int = 3, warmup: int = 1) -> tuple[float, int]:
-    """(seconds per call, calls) of ``fn()``, after ``warmup`` calls."""
+def timed(fn, device, min_seconds: float = 1.0, min_reps: int = 3, warmup: int = 1,
+          clock=time.perf_counter) -> tuple[float, int]:  # fmt: skip
+    """(seconds per call, calls) of ``fn()``, after ``warmup`` calls (``clock``: wall time, or CPU time)."""
     for _ in range(warmup):
         fn()
     sync(device)
-    reps, t0 = 0, time.perf_counter()
-    while reps < min_reps or time.perf_counter() - t0 < min_seconds:
+    reps, t0 = 0, clock()
+    while reps < min_reps or clock() - t0 < min_seconds:
         fn()
         reps += 1
     sync(device)
-    return (time.perf_counter() - t0) / reps, reps
+    return (clock() - t0) / reps, reps
 
 
 class Table:
@@ -158,12 +165,10 @@ def bench_encoder(table: Table, encoder, device, batch_sizes: list[int], min_sec
         table.add("encoder (CLIP ViT-B/16)", device.type, b, b * reps, per_call * reps, precision)
 
 
-def bench_gpu_stages(table: Table, scorer, jpegs: list[bytes], batch: int, min_seconds: float) -> list:
-    """nvJPEG decode and device views of 12 MP JPEGs; returns one decoded batch."""
+def bench_gpu_decode(table: Table, scorer, jpegs: list[bytes], batch: int, min_seconds: float) -> None:
+    """nvJPEG decoding of 12 MP JPEGs, batched."""
     import torch
     from torchvision.io import ImageReadMode, decode_jpeg
-
-    from fakescope.features import views_torch
 
     device = scorer.device
     data = [jpegs[i % len(jpegs)] for i in range(batch)]
@@ -172,18 +177,65 @@ def bench_gpu_stages(table: Table, scorer, jpegs: list[bytes], batch: int, min_s
     mp = sum(len(d) for d in data) / batch / 1e6
     table.add("decode (GPU, nvJPEG)", "cuda", batch, batch * reps, per_call * reps,
               f"4032x3024 JPEG q92, {mp:.1f} MB per file")  # fmt: skip
-    images = decode_jpeg(raw, mode=ImageReadMode.RGB, device=device)
 
-    def views():
-        for start in range(0, batch, 8):
-            x = torch.stack(images[start : start + 8])
-            views_torch.clip_pixels(x)
-            views_torch.dct_spectrum(x)
 
-    per_call, reps = timed(views, device, min_seconds)
-    table.add("views (device)", device.type, batch, batch * reps, per_call * reps,
-              "CLIP square (box-reduce + bicubic) + 128 px log-DCT, Pillow arithmetic")  # fmt: skip
-    return images
+def _views_per_size(views_torch, images: list) -> None:
+    """The views as earlier checkouts' DeviceScorer.features took them: per size, 2**27 pixels at a time."""
+    import torch
+
+    by_shape: dict[tuple, list] = {}
+    for x in images:
+        by_shape.setdefault(tuple(x.shape), []).append(x)
+    for shape, group in by_shape.items():
+        step = max(1, 2**27 // (shape[-1] * shape[-2]))
+        for start in range(0, len(group), step):
+            batch = torch.stack(group[start : start + step])
+            views_torch.clip_pixels(batch)
+            views_torch.dct_spectrum(batch)
+
+
+def bench_views(table: Table, scorer, files: list[Path], n: int, min_seconds: float) -> None:
+    """The CLIP square and the DCT crop of ``n`` decoded images of the mix, on the scorer's device (on a
+    CPU: one thread, CPU time)."""
+    import torch
+
+    from fakescope.engines.probe import probe
+    from fakescope.features import views_torch
+
+    probed = [probe(str(f)) for f in files]
+    decoded = scorer.decode(probed, scorer.prepare(probed, scorer.read([str(f) for f in files])))
+    distinct = [x for x, _ in decoded if x is not None]
+    images = [distinct[i % len(distinct)] for i in range(n)]
+    new = hasattr(views_torch, "batch_views")
+    how = "batch_views (one plan per size, batched)" if new else "per-size calls of this earlier checkout"
+
+    def views_of(batch):
+        return (lambda: views_torch.batch_views(batch)) if new else (lambda: _views_per_size(views_torch, batch))
+
+    run = views_of(images)
+    sizes = Counter(f"{x.shape[-1]}x{x.shape[-2]}" for x in images)
+    note = (f"CLIP square + 128 px log-DCT, Pillow's arithmetic; {how}; sizes "
+            + ", ".join(f"{k} x{v}" for k, v in sizes.most_common()))  # fmt: skip
+    if scorer.device.type == "cuda":
+        per_call, reps = timed(run, scorer.device, min_seconds)
+    else:
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            per_call, reps = timed(run, scorer.device, min_seconds, min_reps=1, clock=time.process_time)
+        finally:
+            torch.set_num_threads(threads)
+        note += "; CPU time on one core"
+    table.add("views", scorer.device.type, n, n * reps, per_call * reps, note)
+    # What the host does to issue the same views, without the arithmetic: torch's meta device runs every
+    # operation's shape logic only. On a GPU the kernels run while the host issues the next ones, so the
+    # views stage costs about the larger of the two; this is the host's share, measured without a GPU.
+    # (The meta device's shape functions are Python, slower than CUDA's dispatch: an upper bound.)
+    meta = [torch.empty(x.shape, dtype=x.dtype, device="meta") for x in images]
+    per_call, reps = timed(views_of(meta), "meta", min_seconds, clock=time.process_time)
+    table.add("views, host side", "meta", n, n * reps, per_call * reps,
+              f"CPU time to issue the views above without computing them (torch's meta device; an upper bound "
+              f"of the host's share on a GPU); {how}")  # fmt: skip
 
 
 def bench_heads(table: Table, detector, n: int, min_seconds: float) -> None:
@@ -306,12 +358,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--e2e-batches", default="256,512", help="end-to-end batch sizes")
     ap.add_argument("--seconds", type=float, default=2.0, help="minimum seconds per stage measurement")
     ap.add_argument("--scale", type=float, default=1.0, help="shrink the camera sizes (smoke tests)")
+    ap.add_argument("--views-batch", type=int, default=64, help="images per views measurement (default 64)")
+    ap.add_argument("--only", default=None, help="comma-separated measurements to run (encoder, decode, views, heads, "
+                    "probe, end-to-end, torch-cpu, cpu-path); default: all")
     ap.add_argument("--tiny", action="store_true", help="a CPU smoke test: 12 files at 1/8 size, short timings")
     ap.add_argument("--workdir", type=Path, default=None, help="where to write the images (default: a temp dir)")
     args = ap.parse_args(argv)
     if args.tiny:
         args.n, args.unique, args.scale, args.seconds = 12, 6, 0.125, 0.2
-        args.batch_sizes, args.e2e_batches = "4", "8"
+        args.batch_sizes, args.e2e_batches, args.views_batch = "4", "8", 8
 
     import torch
     import torchvision
@@ -347,30 +402,37 @@ def main(argv: list[str] | None = None) -> int:
     procs = max(0, cores - 2) if cuda else 0
     batch_sizes = [int(b) for b in args.batch_sizes.split(",")]
     e2e_batches = [int(b) for b in args.e2e_batches.split(",")]
-    g = table.guard
+    wanted = set(args.only.split(",")) if args.only else None
+
+    def g(what: str, key: str, fn, *a, **kw):
+        if wanted is None or key in wanted:
+            table.guard(what, fn, *a, **kw)
+
     if cuda:
-        g("encoder", bench_encoder, encoder, device, batch_sizes, args.seconds)
         scorer = DeviceScorer(detector, device, encoder=encoder)
-        g("decode + views (GPU)", bench_gpu_stages, scorer, jpegs, min(64, max(batch_sizes)), args.seconds)
-        g("heads + rows", bench_heads, detector, max(e2e_batches), args.seconds)
-        g("probe", bench_probe, distinct)
+        g("encoder", "encoder", bench_encoder, encoder, device, batch_sizes, args.seconds)
+        g("decode (GPU)", "decode", bench_gpu_decode, scorer, jpegs, min(64, max(batch_sizes)), args.seconds)
+        g("views", "views", bench_views, scorer, distinct, args.views_batch, args.seconds)
+        g("heads + rows", "heads", bench_heads, detector, max(e2e_batches), args.seconds)
+        g("probe", "probe", bench_probe, distinct)
         # warm-up (CUDA kernels, cuBLAS choices, the metadata processes' start) on a few batches
-        g("end to end (warm-up)", bench_end_to_end, detector, scorer, files[: 2 * e2e_batches[0]], e2e_batches[0],
-          procs, "warm-up")  # fmt: skip
+        g("end to end (warm-up)", "end-to-end", bench_end_to_end, detector, scorer, files[: 2 * e2e_batches[0]],
+          e2e_batches[0], procs, "warm-up")  # fmt: skip
         for b in e2e_batches:
-            g("end to end", bench_end_to_end, detector, scorer, files, b, procs, "camera mix")
+            g("end to end", "end-to-end", bench_end_to_end, detector, scorer, files, b, procs, "camera mix")
         # the 70 % of the mix that the GPU decodes, alone: where the PNG/WebP decoding on the CPU is not the limit
-        g("end to end (JPEGs)", bench_end_to_end, detector, scorer, [f for f in files if f.suffix == ".jpg"],
-          e2e_batches[0], procs, "JPEGs of the mix")  # fmt: skip
+        g("end to end (JPEGs)", "end-to-end", bench_end_to_end, detector, scorer,
+          [f for f in files if f.suffix == ".jpg"], e2e_batches[0], procs, "JPEGs of the mix")  # fmt: skip
     else:
-        g("encoder", bench_encoder, encoder, device, batch_sizes, args.seconds)
-        g("heads + rows", bench_heads, detector, max(e2e_batches), args.seconds)
-        g("probe", bench_probe, distinct)
         scorer = DeviceScorer(detector, "cpu", encoder=copy.deepcopy(encoder))
+        g("encoder", "encoder", bench_encoder, encoder, device, batch_sizes, args.seconds)
+        g("views", "views", bench_views, scorer, distinct, args.views_batch, args.seconds)
+        g("heads + rows", "heads", bench_heads, detector, max(e2e_batches), args.seconds)
+        g("probe", "probe", bench_probe, distinct)
         for b in e2e_batches:
-            g("end to end", bench_end_to_end, detector, scorer, files, b, 0, "camera mix, torch on CPU")
-    g("torch path on CPU", bench_torch_cpu, detector, encoder, distinct[: min(6, len(distinct))])
-    g("CPU path", bench_cpu_path, detector, distinct[: min(12, len(distinct))])
+            g("end to end", "end-to-end", bench_end_to_end, detector, scorer, files, b, 0, "camera mix, torch on CPU")
+    g("torch path on CPU", "torch-cpu", bench_torch_cpu, detector, encoder, distinct[: min(6, len(distinct))])
+    g("CPU path", "cpu-path", bench_cpu_path, detector, distinct[: min(12, len(distinct))])
 
     kinds = ", ".join(f"{k.share * 5} % {round(k.size[0] * args.scale)}x{round(k.size[1] * args.scale)} "
                       f"{k.suffix[1:].upper()}" for k in KINDS)  # fmt: skip

@@ -32,27 +32,99 @@ def tensor(img: Image.Image):
     return torch.from_numpy(np.array(img)).permute(2, 0, 1)[None]  # (1, 3, H, W) uint8
 
 
-# Whole-resize sizes (shorter side under 1344 px, up to 4:1), exact; larger ones go through Pillow's
-# box reduction, whose rounding we match up to a grey level in a handful of pixels.
-EXACT = [(1536, 1024), (500, 300), (384, 384), (224, 224), (100, 80), (130, 129), (2000, 300)]
-REDUCED = [(4032, 3024), (3024, 4032), (2048, 2048), (1400, 1350)]
+# Whole-resize sizes (shorter side under 1344 px, up to 4:1), crop-first ones (thin, tall, tiny: some
+# where Pillow runs its vertical pass first) and box-reduced ones (shorter side from 1344 px).
+WHOLE = [(1536, 1024), (500, 300), (384, 384), (224, 224), (100, 80), (130, 129), (60, 70)]
+CROP_FIRST = [(2000, 300), (300, 2000), (3, 900), (900, 3), (5000, 1400)]
+REDUCED = [(4032, 3024), (3024, 4032), (2048, 2048), (1400, 1350), (1344, 1344), (1400, 6000)]
 
 
-@pytest.mark.parametrize("size", EXACT + REDUCED)
-def test_device_views_equal_pillow(size):
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+@pytest.mark.parametrize("size", WHOLE + CROP_FIRST + REDUCED)
+def test_device_views_equal_pillow(size, device):
+    """The device views are Pillow's pixel for pixel: the CLIP square (and so CLIP's input, bit for bit)
+    and the DCT crop; the log-DCT to float precision (a matrix product instead of scipy's FFT).
+    On a machine with CUDA, on the GPU too (float64 products of integers are exact there as well)."""
     img = photo(*size)
-    x = tensor(img)
-    clip = views_torch.resized_center_crop(x, 224)[0].permute(1, 2, 0).numpy()
-    ref = np.asarray(views.resized_center_crop(img, 224)).astype(np.float64)
-    diff = np.abs(clip - ref)
-    if size in EXACT:
-        assert diff.max() == 0
-    else:
-        assert diff.max() <= 1 and (diff > 0).mean() < 1e-3
-    np.testing.assert_allclose(views_torch.clip_pixels(x)[0].numpy(), views.clip_view(img), atol=1 / 255 / 0.26 + 1e-6)
-    # the DCT view reads native pixels: equal to float precision
-    np.testing.assert_allclose(views_torch.dct_spectrum(x)[0].numpy(), dct_spectrum(views.center_crop(img, 128)),
-                               atol=1e-4)  # fmt: skip
+    x = tensor(img).to(device)
+    clip = views_torch.resized_center_crop(x, 224)[0].permute(1, 2, 0).cpu().numpy()
+    assert np.array_equal(clip, np.asarray(views.resized_center_crop(img, 224)).astype(np.float64))
+    assert np.array_equal(views_torch.clip_pixels(x)[0].cpu().numpy(), views.clip_view(img))
+    crop = views_torch.center_crop(x, 128)[0].permute(1, 2, 0).cpu().numpy()
+    assert np.array_equal(crop, np.asarray(views.center_crop(img, 128)).astype(np.float64))
+    np.testing.assert_allclose(views_torch.dct_spectrum(x)[0].cpu().numpy(),
+                               dct_spectrum(views.center_crop(img, 128)), atol=1e-4)  # fmt: skip
+
+
+def test_batch_views_of_mixed_sizes_equal_pillow():
+    """One call for a batch of several sizes (two images of one size among them, one upright by EXIF,
+    i.e. a transposed view of its pixels): each image's views are Pillow's."""
+    imgs = [photo(700, 500, 1), photo(4032, 3024, 2), photo(700, 500, 3), photo(90, 200, 4), photo(1400, 1350, 5)]
+    tensors = [tensor(im)[0] for im in imgs]
+    tensors[4] = tensors[4].transpose(1, 2)  # (3, 1400, 1350), not contiguous
+    imgs[4] = imgs[4].transpose(Image.Transpose.TRANSPOSE)
+    out = views_torch.batch_views(tensors, max_bytes=1)  # one image per group: the grouping's edge case
+    assert out["clip"].shape == (5, 3, 224, 224) and out["dct"].shape == (5, 128, 128)
+    together = views_torch.batch_views(tensors)
+    for i, img in enumerate(imgs):
+        assert np.array_equal(out["clip"][i].numpy(), views.clip_view(img))
+        assert np.array_equal(together["clip"][i].numpy(), out["clip"][i].numpy())
+        np.testing.assert_allclose(out["dct"][i].numpy(), dct_spectrum(views.center_crop(img, 128)), atol=1e-4)
+    only = views_torch.batch_views(tensors[:2], dct=False)
+    assert set(only) == {"clip"} and torch.equal(only["clip"], out["clip"][:2])
+
+
+def test_pillows_pass_order_is_followed():
+    """Pillow 13 runs the vertical pass first when the height shrinks much more than the width; the rule
+    the device views follow (views_torch.pillow_vertical_first) gives Pillow's pixels on a grid of
+    shrinking, enlarging and mixed shapes, with and without a box."""
+    from fakescope.features.views_torch import _resize_plan, apply
+
+    rng = np.random.default_rng(0)
+    for w, h in [(40, 40), (30, 90), (90, 30)]:
+        img = Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8))
+        for out_w, out_h in [(10, 35), (35, 10), (25, 5), (60, 12), (12, 60), (50, 50), (39, 7), (7, 39)]:
+            for box in [(0.0, 0.0, float(w), float(h)), (1.5, 2.25, w - 3.0, h - 0.5)]:
+                ref = np.asarray(img.resize((out_w, out_h), Image.Resampling.BICUBIC, box=box)).astype(np.float64)
+                if out_w != out_h:  # plans are square; a non-square resize is two plans' axes
+                    kx = views_torch._coeffs(w, out_w, box[0], box[2])
+                    ky = views_torch._coeffs(h, out_h, box[1], box[3])
+                    first_v = views_torch._vertical_first(w, h, out_w, out_h)
+                    x = torch.from_numpy(np.asarray(img, dtype=np.float64)).permute(2, 0, 1)
+                    r = views_torch._round_8bit
+                    kxt, kyt = torch.from_numpy(kx.T.copy()), torch.from_numpy(ky)
+                    got = r(r(kyt @ x) @ kxt) if first_v else r(kyt @ r(x @ kxt))
+                else:
+                    got = apply(_resize_plan(h, w, out_w, box, None), tensor(img))[0]
+                assert np.array_equal(got.permute(1, 2, 0).numpy(), ref), (w, h, out_w, out_h, box)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("device", DEVICES)
+def test_device_views_equal_pillow_on_the_development_images(shared_data, device):
+    """Every 20th development image, as decoded by the scan, and the same image enlarged so that its
+    shorter side is 1400 px (the box-reduced route of camera-size photos): the device views are Pillow's.
+    benchmarks/check_device_views.py runs all of them."""
+    from fakescope.data.manifest import Manifest
+    from fakescope.io import open_image
+
+    entries = Manifest.read(shared_data / "manifest.csv").samples[::20]
+    assert len(entries) > 100
+    tensors, imgs = [], []
+    for e in entries:
+        img, _ = open_image(e.file)
+        big = img.resize((round(img.width * 1400 / min(img.size)), round(img.height * 1400 / min(img.size))),
+                         Image.Resampling.BICUBIC)  # fmt: skip
+        for im in (img, big):
+            imgs.append(im)
+            tensors.append(torch.from_numpy(np.array(im)).permute(2, 0, 1).to(device))
+    out = {k: v.cpu() for k, v in views_torch.batch_views(tensors).items()}
+    for i, img in enumerate(imgs):
+        assert np.array_equal(out["clip"][i].numpy(), views.clip_view(img)), entries[i // 2].path
+        np.testing.assert_allclose(out["dct"][i].numpy(), dct_spectrum(views.center_crop(img, 128)), atol=1e-4)
 
 
 def test_luma_is_pillows():

@@ -243,6 +243,48 @@ def test_png_text_of_no_known_generator_is_listed_without_a_claim(tmp_path):
     assert ev["claim"] is None and "PNG text: Title, Author" in ev["summary"]
 
 
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    import struct
+    import zlib
+
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def test_png_metadata_after_the_pixels_is_read_without_decoding_them(tmp_path, monkeypatch):
+    """Text, EXIF and XMP chunks may follow a PNG's image data, where Pillow reads them only by decoding
+    the pixels: evidence() reads them by walking the chunks, and decodes nothing."""
+    import zlib
+
+    from PIL import PngImagePlugin
+
+    buf = io.BytesIO()
+    picture(size=300).save(buf, "PNG")
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0131] = "Canon", "Adobe Photoshop"
+    after = [_png_chunk(b"tEXt", b"parameters\0" + A1111.encode()),
+             _png_chunk(b"zTXt", b"Author\0\0" + zlib.compress(b"Ana")),
+             _png_chunk(b"eXIf", exif.tobytes()),
+             _png_chunk(b"iTXt", b"XML:com.adobe.xmp\0\0\0\0\0" + xmp_packet("compositeSynthetic"))]  # fmt: skip
+    data = buf.getvalue()
+    end = data.rindex(b"IEND") - 4
+    (tmp_path / "late.png").write_bytes(data[:end] + b"".join(after) + data[end:])
+
+    def no_decoding(self):
+        raise AssertionError("the pixels were decoded")
+
+    monkeypatch.setattr(PngImagePlugin.PngImageFile, "load", no_decoding)
+    ev = round_trips(evidence(tmp_path / "late.png"))
+    assert ev["errors"] == []
+    assert ev["generator_text"]["tool"].startswith("AUTOMATIC1111") and ev["generator_text"]["text"]["Author"] == "Ana"
+    assert ev["exif"] == {"make": "Canon", "software": "Adobe Photoshop"}
+    assert ev["xmp"]["digital_source_type"] == "compositeSynthetic"
+    assert ev["claim"] == "generated" and ev["claimed_by"] == ["generator_text"]
+    # a malformed chunk ends the walk, as it ends Pillow's: what came before it is kept
+    cut = data[:end] + after[0] + b"\0\0\0\x04!!!!abcd\0\0\0\0" + after[2] + data[end:]
+    ev = evidence(cut)
+    assert ev["generator_text"]["tool"].startswith("AUTOMATIC1111") and ev["exif"] is None and ev["errors"] == []
+
+
 def test_jpeg_comments(tmp_path):
     picture().save(tmp_path / "c.jpg", comment=b"Created with a \xe2\x80\x9cmagic\xe2\x80\x9d tool " + b"z" * 500)
     ev = round_trips(evidence(tmp_path / "c.jpg"))

@@ -26,10 +26,11 @@ import io
 import json
 import os
 import re
+import struct
 import threading
 from typing import Any
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 #: characters kept of a prompt, a comment or any other free text
 MAX_TEXT = 300
@@ -97,6 +98,12 @@ def evidence(source: str | os.PathLike | bytes, trust_anchors: str | None = None
     try:
         with Image.open(io.BytesIO(data)) as img:
             out["format"] = img.format
+            if img.format == "PNG":
+                try:
+                    _png_chunks_after_pixels(img, data)
+                except Exception as exc:  # what came before the pixels is still read
+                    reason = _text(str(exc) or type(exc).__name__, 200)
+                    out["errors"].append(f"PNG chunks after the image data: {reason}")
             for key, read in (("xmp", _xmp), ("exif", _exif), ("generator_text", _generator_text),
                               ("comments", _comments)):  # fmt: skip
                 try:
@@ -114,6 +121,36 @@ def evidence(source: str | os.PathLike | bytes, trust_anchors: str | None = None
     out["c2pa"] = _c2pa(data, _MIME.get(out["format"] or ""), trust_anchors)
     _conclude(out)
     return _valid_text(out)
+
+
+def _png_chunks_after_pixels(img: Image.Image, data: bytes) -> None:
+    """Read the text and EXIF chunks that follow a PNG's image data into ``img.info``, without decoding it.
+
+    Pillow reads the chunks before the image data when it opens a PNG, and those after it only when it
+    decodes the pixels (``load()``, which ``getexif()`` calls when no EXIF came first): scanning a PNG
+    then decoded it once for its pixels and once more for its provenance. Here the chunks are walked
+    and the image data skipped; each chunk wanted is parsed by Pillow's own chunk reader, and the walk
+    stops where Pillow's ``load()`` stops (the end, a malformed chunk, or the next frame of an APNG).
+    """
+    stream = PngImagePlugin.PngStream(io.BytesIO(data))
+    stream.im_info = img.info  # the handlers write into the image's info, as when Pillow loads it
+    stream.text_memory = getattr(img.png, "text_memory", 0) if getattr(img, "png", None) else 0
+    pos, after_pixels = 8, False
+    while pos + 8 <= len(data):
+        length, cid = struct.unpack(">I4s", data[pos : pos + 8])
+        if not _CHUNK_TYPE.fullmatch(cid):
+            break
+        if not after_pixels:
+            after_pixels = cid in (b"IDAT", b"fdAT")
+        elif cid == b"IEND" or (cid == b"fcTL" and getattr(img, "is_animated", False)):
+            break
+        elif cid in (b"tEXt", b"zTXt", b"iTXt", b"eXIf"):
+            stream.fp.seek(pos + 8)
+            getattr(stream, f"chunk_{cid.decode('ascii')}")(pos + 8, length)
+        pos += 12 + length  # length, type, data, CRC
+
+
+_CHUNK_TYPE = re.compile(rb"\w\w\w\w")
 
 
 def _read(path: str | os.PathLike) -> bytes:
@@ -301,7 +338,9 @@ def _xmp_properties(packet: bytes, names: tuple[str, ...]) -> dict[str, str]:
 
 
 def _exif(img: Image.Image) -> dict[str, Any] | None:
-    exif = img.getexif()
+    # A PNG's getexif() would decode the pixels to reach an eXIf chunk after them: evidence() has read
+    # those chunks already (_png_chunks_after_pixels), so the generic reader of img.info is enough.
+    exif = Image.Image.getexif(img) if img.format == "PNG" else img.getexif()
     if not exif:
         return None
     out = {name: _text(exif[tag], 200) for tag, name in _EXIF_TAGS.items() if exif.get(tag)}
@@ -343,7 +382,7 @@ _NOT_TEXT = {"dpi", "gamma", "transparency", "icc_profile", "exif", "xmp", "srgb
 
 
 def _generator_text(img: Image.Image) -> dict[str, Any] | None:
-    """PNG text chunks (tEXt, zTXt, iTXt read before the image data): a generator's settings summarised."""
+    """PNG text chunks (tEXt, zTXt, iTXt, before or after the image data): a generator's settings summarised."""
     if img.format != "PNG":
         return None
     chunks = {k: v for k, v in img.info.items() if isinstance(k, str) and isinstance(v, str) and k not in _NOT_TEXT}

@@ -7,7 +7,7 @@ the INT8 CLIP graph one image per call. Here, for a batch of files:
 2. plain JPEGs are decoded on the GPU (``torchvision.io.decode_jpeg(device="cuda")``, nvJPEG)
    and turned upright by their EXIF orientation there; every other file, and any JPEG the GPU
    decoder refuses, is decoded by Pillow exactly as the CPU path does (the CPU fallback);
-3. the views are taken on the device with Pillow's arithmetic
+3. the views are taken on the device, the whole batch at once, with Pillow's arithmetic
    (:mod:`fakescope.features.views_torch`): the CLIP square and the 128 px luma crop's log-DCT;
 4. CLIP ViT-B/16 runs batched, in float16 on CUDA (float32 on a CPU), with the shipped ONNX
    file's weights dequantised (:mod:`fakescope.features.clip_torch`);
@@ -180,33 +180,24 @@ class DeviceScorer:
 
     # --- features ------------------------------------------------------------------------------------
     @torch.no_grad()
-    def features(self, images: Sequence[torch.Tensor], pixels_per_group: int = 2**27) -> dict[str, np.ndarray]:
+    def features(self, images: Sequence[torch.Tensor]) -> dict[str, np.ndarray]:
         """``{"clip": (N, 512), "dct": (N, 128, 128)}`` float32 of (3, H, W) uint8 images on the device
         (the extractors the detector reads).
 
-        Images of one size are viewed together, ``pixels_per_group`` pixels at a time (eight 12 MP
-        photos): the box reduction holds a float32 copy of the pixels it averages.
+        The views of the whole batch are taken together (:func:`~fakescope.features.views_torch.batch_views`:
+        images of one size share their resampling matrices and go through them as one batch).
         """
         n = len(images)
-        pixels = torch.empty((n, 3, 224, 224), dtype=torch.float32, device=self.device)
-        spectra = torch.empty((n, 128, 128), dtype=torch.float32, device=self.device)
-        by_shape: dict[tuple, list[int]] = {}
-        for i, x in enumerate(images):
-            by_shape.setdefault(tuple(x.shape), []).append(i)
-        for shape, idx in by_shape.items():
-            group = max(1, pixels_per_group // (shape[-1] * shape[-2]))
-            for start in range(0, len(idx), group):
-                part = idx[start : start + group]
-                batch = torch.stack([images[i] for i in part])  # (b, 3, H, W) uint8
-                if "clip" in self.extractors:
-                    pixels[part] = views_torch.clip_pixels(batch)
-                if "dct" in self.extractors:
-                    spectra[part] = views_torch.dct_spectrum(batch)
-        out = {"dct": spectra.cpu().numpy()} if "dct" in self.extractors else {}
+        t0 = self._tick()
+        views = views_torch.batch_views(images, clip="clip" in self.extractors, dct="dct" in self.extractors)
+        out = {"dct": views["dct"].cpu().numpy()} if "dct" in self.extractors else {}
+        t1 = self._tick("views", t0)
         if "clip" in self.extractors:
+            pixels = views["clip"]
             emb = torch.cat([self.encoder(pixels[s : s + self.encoder_batch].to(self.dtype))
                              for s in range(0, n, self.encoder_batch)]) if n else torch.zeros((0, 512))  # fmt: skip
             out["clip"] = emb.float().cpu().numpy()
+        self._tick("encoder", t1)
         return out
 
     # --- rows ------------------------------------------------------------------------------------------
@@ -221,15 +212,15 @@ class DeviceScorer:
         good = []
         t0 = self._tick()
         decoded = self.decode(probed, prepared)
-        t1 = self._tick("decode", t0)
+        self._tick("decode", t0)
         for i, (x, info) in enumerate(decoded):
             if x is None:
                 rows[i] = Verdict.failed(det, probed[i].path, info)
             else:
                 good.append((i, x, info))
         if good:
-            feats = self.features([x for _, x, _ in good])
-            t2 = self._tick("views + encoder", t1)
+            feats = self.features([x for _, x, _ in good])  # times its views and encoder itself
+            t2 = self._tick()
             p, reliability = det.assess_features(feats)
             for (i, _, info), pi, rel in zip(good, p, reliability):
                 rows[i] = Verdict.scored(det, probed[i].path, float(pi), info, reliability=rel)
