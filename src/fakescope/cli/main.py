@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import analysis, attribute, bench, data, detectors, scan, serve, synth, train, weights
+from . import adversarial, analysis, attribute, bench, data, detectors, scan, serve, synth, train, weights
 
 app = typer.Typer(
     name="fakescope",
@@ -20,6 +20,7 @@ app.command("card")(detectors.card_command)
 app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("benchmark")(bench.benchmark_command)
+app.command("adversarial")(adversarial.adversarial_command)
 app.command("synth")(synth.synth_command)
 app.command("serve")(serve.serve_command)
 app.command("spectrum")(analysis.spectrum_command)
