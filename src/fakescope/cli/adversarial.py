@@ -33,22 +33,23 @@ def adversarial_command(
     work: Path = typer.Option(None, help="Folder of the attacked images (default: adversarial/ in the fakescope "
                               "cache); a rerun of the same configuration reuses them."),  # fmt: skip
     size: str = typer.Option("auto", help="auto (full on a CUDA device, else reduced), full or reduced."),
-    n: int = typer.Option(None, help="Held-out generated images to attack (preset: 256 full, 16 reduced)."),
-    steps: int = typer.Option(None, help="PGD steps (preset: 10 full, 4 reduced)."),
+    n: int = typer.Option(None, help="Held-out generated images to attack (preset: 256 full, 12 reduced)."),
+    steps: int = typer.Option(None, help="PGD steps (preset: 10 full, 3 reduced)."),
     linf: str = typer.Option("", help="L-inf budgets in grey levels (x/255), comma-separated (default 2,4,8)."),
     l2: str = typer.Option("", help="L2 budgets on the [0, 1] scale, comma-separated (default 1,3)."),
     min_ssim: float = typer.Option(None, help="The perceptual budget: least SSIM to the original (default 0.95)."),
     free: str = typer.Option("", help="Gradient-free attacks, comma-separated (default: ae-nearest, taef2, "
                              "noise2-jpeg90, noise8-jpeg75; 'none' for none)."),  # fmt: skip
     adv_train: int = typer.Option(None, help="Training fakes attacked for adversarial training (preset: 768 full, "
-                                  "48 reduced; 0: no defence)."),  # fmt: skip
+                                  "36 reduced; 0: no defence)."),  # fmt: skip
     adv_steps: int = typer.Option(None, help="PGD steps of the adversarial training attacks (preset: 5 full, "
-                                  "3 reduced)."),  # fmt: skip
+                                  "2 reduced)."),  # fmt: skip
     seed: int = typer.Option(None, help="Seed of the source split and of the samples (default 0)."),
-    victims: str = typer.Option("univfd,univfd-nn,fusion,dct-linear,meso4,default", help="Detectors scored "
-                                "(registered names; 'default' is the shipped default's recipe)."),  # fmt: skip
-    surrogates: str = typer.Option("default,meso4", help="Victims attacked white box (a CLIP linear probe, an "
-                                   "ensemble with one, or a pixel network); the first chooses the images."),  # fmt: skip
+    victims: str = typer.Option("univfd,univfd-nn,fusion,dct-linear,default", help="Detectors scored "
+                                "(registered names, e.g. meso4 too; 'default' is the shipped default's recipe)."),  # fmt: skip
+    surrogates: str = typer.Option("default,dct-linear", help="Victims attacked white box (a CLIP linear probe, "
+                                   "an ensemble with one, dct-linear, or a pixel network such as meso4); the first "
+                                   "chooses the images."),  # fmt: skip
     defend: str = typer.Option("default", help="Victim retrained with adversarial training fakes ('none': no "
                                "defence)."),  # fmt: skip
     pairs: bool = typer.Option(True, help="Train the 'default' victim with the aligned pairs, as the default was."),
