@@ -23,7 +23,26 @@ def _names(text: str) -> tuple[str, ...]:
     return tuple(v.strip() for v in text.split(",") if v.strip())
 
 
+def _command_line(ctx: typer.Context) -> str:
+    """This invocation as a command line: the options given on it, in their order of declaration."""
+    import shlex
+
+    parts = ["fakescope", "adversarial"]
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if source is None or source.name != "COMMANDLINE":
+            continue
+        value = ctx.params[param.name]
+        flag = param.opts[0]
+        if isinstance(value, bool):
+            parts.append(flag if value else (param.secondary_opts or [flag])[0])
+        else:
+            parts += [flag, str(value)]
+    return shlex.join(parts)
+
+
 def adversarial_command(
+    ctx: typer.Context,
     manifest: Path = typer.Option(Path("../shared/data/manifest.csv"), "--manifest", "-m", help="The data set."),
     out: Path = typer.Option(Path("docs/adversarial.json"), "--out", "-o", help="Results (JSON)."),
     page: Path = typer.Option(Path("docs/BENCHMARKS.md"), help="Markdown page whose 'Adversarial evaluation' "
@@ -33,15 +52,15 @@ def adversarial_command(
     work: Path = typer.Option(None, help="Folder of the attacked images (default: adversarial/ in the fakescope "
                               "cache); a rerun of the same configuration reuses them."),  # fmt: skip
     size: str = typer.Option("auto", help="auto (full on a CUDA device, else reduced), full or reduced."),
-    n: int = typer.Option(None, help="Held-out generated images to attack (preset: 256 full, 12 reduced)."),
-    steps: int = typer.Option(None, help="PGD steps (preset: 10 full, 3 reduced)."),
+    n: int = typer.Option(None, help="Held-out generated images to attack (preset: 256 full, 8 reduced)."),
+    steps: int = typer.Option(None, help="PGD steps (preset: 10 full, 2 reduced)."),
     linf: str = typer.Option("", help="L-inf budgets in grey levels (x/255), comma-separated (default 2,4,8)."),
     l2: str = typer.Option("", help="L2 budgets on the [0, 1] scale, comma-separated (default 1,3)."),
     min_ssim: float = typer.Option(None, help="The perceptual budget: least SSIM to the original (default 0.95)."),
     free: str = typer.Option("", help="Gradient-free attacks, comma-separated (default: ae-nearest, taef2, "
                              "noise2-jpeg90, noise8-jpeg75; 'none' for none)."),  # fmt: skip
     adv_train: int = typer.Option(None, help="Training fakes attacked for adversarial training (preset: 768 full, "
-                                  "36 reduced; 0: no defence)."),  # fmt: skip
+                                  "24 reduced; 0: no defence)."),  # fmt: skip
     adv_steps: int = typer.Option(None, help="PGD steps of the adversarial training attacks (preset: 5 full, "
                                   "2 reduced)."),  # fmt: skip
     seed: int = typer.Option(None, help="Seed of the source split and of the samples (default 0)."),
@@ -86,6 +105,7 @@ def adversarial_command(
                                       surrogates=_names(surrogates),
                                       defend=None if defend.strip() in ("", "none") else defend.strip(),
                                       taef2=taef2, pairs=pairs, log=log)  # fmt: skip
+    results["command"] = _command_line(ctx)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")
     err.print(f"wrote {out}", highlight=False)

@@ -63,13 +63,13 @@ class AdversarialConfig:
     """What one run attacks, and how hard. ``size`` names the preset it came from."""
 
     size: str = "reduced"
-    n_fakes: int = 12  # held-out generated images attacked
-    steps: int = 3  # PGD steps
+    n_fakes: int = 8  # held-out generated images attacked
+    steps: int = 2  # PGD steps
     linf: tuple[float, ...] = (2 / 255, 4 / 255, 8 / 255)
     l2: tuple[float, ...] = (1.0, 3.0)  # on the [0, 1] scale of a 256 x 256 x 3 image
     min_ssim: float = 0.95
     free: tuple[str, ...] = ("ae-nearest", "taef2", "noise2-jpeg90", "noise8-jpeg75")
-    adv_train: int = 36  # training fakes attacked for adversarial training (0: no defence)
+    adv_train: int = 24  # training fakes attacked for adversarial training (0: no defence)
     adv_steps: int = 2
     held_share: float = 1 / 3
     seed: int = 0
