@@ -204,6 +204,7 @@ def test_cli_runs_on_a_tiny_manifest(tmp_path):
     assert r.exit_code == 0, r.output
     res = json.loads(out.read_text())
     assert res["size"] == "reduced" and res["sample"]["n"] == 3
+    assert res["command"].startswith("fakescope adversarial --manifest ") and "--defend dct-linear" in res["command"]
     assert res["victims"] == ["dct-linear", "dct-linear+adv"]
     assert res["defence"]["attacked_training_fakes"] == 4
     sets = {row["set"] for row in res["rows"]}
@@ -228,6 +229,7 @@ def test_cli_runs_on_a_tiny_manifest(tmp_path):
     # a rerun reuses the attacked images, and --render-only rewrites from the JSON
     r2 = CliRunner().invoke(app, args)
     assert r2.exit_code == 0 and "reusing" in r2.output
+    assert json.loads(out.read_text())["reused_victims"] == ["dct-linear", "dct-linear+adv"]
     assert CliRunner().invoke(app, ["adversarial", "--out", str(out), "--page", str(page), "--plot", "-",
                                     "--render-only"]).exit_code == 0  # fmt: skip
 

@@ -422,12 +422,15 @@ def fit_victim(name: str, train: Manifest, pairs: Manifest | None, cuda: bool, c
     return det
 
 
-def kept_victim(folder: Path, fit: Callable, log):
-    """The victim saved in ``folder`` by an earlier run of the same split, else ``fit()`` saved there."""
+def kept_victim(folder: Path, fit: Callable, log, reused: list | None = None):
+    """The victim saved in ``folder`` by an earlier run of the same split (its name then added to
+    ``reused``), else ``fit()`` saved there."""
     from ..detectors.base import load
 
     if (folder / "card.json").is_file():
         log(f"adversarial: reusing the victim trained in {folder}")
+        if reused is not None:
+            reused.append(folder.name.removeprefix("victim-"))
         return load(folder)
     det = fit()
     det.save(folder)
@@ -624,6 +627,7 @@ def run_adversarial(manifest: Manifest, cfg: AdversarialConfig, work: Path, vict
 
     t0 = time.time()
     fitted = {}
+    reused: list[str] = []
     # trained victims are kept per split (a rerun with other attack settings reuses them)
     split_key = hashlib.sha256("|".join([*sorted(s.key for s in train), str(pairs), str(cuda)]).encode())
     split_key = split_key.hexdigest()[:12]
@@ -631,7 +635,7 @@ def run_adversarial(manifest: Manifest, cfg: AdversarialConfig, work: Path, vict
     for name in victims:
         t1 = time.time()
         fitted[name] = kept_victim(victims_dir / name, lambda name=name: fit_victim(name, train, pair_rows, cuda, cache,
-                                                                                    log), log)  # fmt: skip
+                                                                                    log), log, reused)  # fmt: skip
         log(f"adversarial: victim {name} ready ({time.time() - t1:.0f}s)")
     timing["train victims"] = time.time() - t0
 
@@ -704,7 +708,8 @@ def run_adversarial(manifest: Manifest, cfg: AdversarialConfig, work: Path, vict
         extract(adv_m, list(target.extractors), view="clean", cache=cache)
         defended_name = f"{defend}+adv"
         defended = kept_victim(run_dir / f"victim-{defended_name}", lambda: fit_victim(
-            defend, train, pair_rows, cuda, AsWritten(cache, {s.key for s in adv_m}), log, extra=adv_m), log)  # fmt: skip
+            defend, train, pair_rows, cuda, AsWritten(cache, {s.key for s in adv_m}), log, extra=adv_m), log,
+            reused)  # fmt: skip
         fitted[defended_name] = defended
         timing["adversarial training"] = time.time() - t1
         log(f"adversarial: {defended_name} trained with {len(adv_m)} attacked training fakes "
@@ -778,6 +783,7 @@ def run_adversarial(manifest: Manifest, cfg: AdversarialConfig, work: Path, vict
         "held_out_quality": quality,
         "rows": rows,
         "timing_s": {k: round(v, 1) for k, v in timing.items()},
+        "reused_victims": reused,
     }
 
 
@@ -857,7 +863,9 @@ def markdown(results: dict) -> str:
     lines.append("")
     lines.append("Each cell: recall (p_fake ≥ 0.5) on the attacked images, and in brackets ΔR, the drop from the "
                  "same images unattacked (negative: the attack raised recall). **Bold**: the surrogate's own "
-                 "victim (white box).")  # fmt: skip
+                 "victim (white box). *Surrogate (PyTorch)*: the recall of the surrogate itself, the differentiable "
+                 "copy the attack used, on the written files (not re-measured for FGSM on a CLIP surrogate: a "
+                 "ViT forward pass per image and budget). SSIM and PSNR: means over the attacked images.")  # fmt: skip
     lines.append("")
     head = ["Surrogate", "Attack", "SSIM", "PSNR (dB)", "Surrogate (PyTorch)", *[f"`{v}`" for v in victims]]
     lines.append("| " + " | ".join(head) + " |")
@@ -884,8 +892,11 @@ def markdown(results: dict) -> str:
     lines.append("![Recall on attacked generated images per victim](adversarial.png)")
     lines.append("")
     t = results["timing_s"]
-    lines.append(f"Wall time {t['total'] / 60:.0f} min (" + ", ".join(f"{k} {v / 60:.1f} min" for k, v in t.items()
-                                                                    if k != "total") + ").")  # fmt: skip
+    reused = results.get("reused_victims") or []
+    lines.append(f"Wall time of the run {t['total'] / 60:.0f} min (" + ", ".join(
+        f"{k} {v / 60:.1f} min" for k, v in t.items() if k != "total") + ")"
+        + (f"; the victims {', '.join(f'`{v}`' for v in reused)} were trained by an earlier run of the same split "
+           "and loaded" if reused else "") + ".")  # fmt: skip
     lines.append("")
     return "\n".join(lines)
 
@@ -924,7 +935,7 @@ def plot(results: dict, path: Path) -> Path | None:
     free = [r for r in rows if r["surrogate"] is None and r["attack"] != "none"]
     styles = plotting.series_styles(len(victims))
     with plotting.style():
-        fig, axes = plotting.figure(1, len(surrogates) + (1 if free else 0), height=3.4)
+        fig, axes = plotting.figure(1, len(surrogates) + (1 if free else 0), height=3.8)
         for ax, sur in zip(axes[0], surrogates):
             pgd = sorted((r for r in rows if r["surrogate"] == sur and r["attack"] == "pgd" and r["norm"] == "linf"),
                          key=lambda r: float(r["budget"].split("/")[0]))  # fmt: skip
@@ -948,7 +959,8 @@ def plot(results: dict, path: Path) -> Path | None:
             ax.set_xticks(np.arange(len(labels)), labels=labels, rotation=30, ha="right")
             ax.set_ylim(0, 1.03)
             ax.set_title("without gradients")
-        axes[0][0].legend(loc="lower left", fontsize=7)
+        handles, labels = axes[0][0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(victims), fontsize=8)
         return plotting.save(fig, path)
 
 
