@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import analysis, attribute, bench, data, detectors, robustness, scan, serve, synth, train, weights
+from . import adversarial, analysis, attribute, bench, data, detectors, robustness, scan, serve, synth, train, weights
 
 app = typer.Typer(
     name="fakescope",
@@ -21,6 +21,7 @@ app.command("train")(train.train_command)
 app.command("evaluate")(train.evaluate_command)
 app.command("benchmark")(bench.benchmark_command)
 app.command("robustness")(robustness.robustness_command)
+app.command("adversarial")(adversarial.adversarial_command)
 app.command("synth")(synth.synth_command)
 app.command("serve")(serve.serve_command)
 app.command("spectrum")(analysis.spectrum_command)
