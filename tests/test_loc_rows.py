@@ -117,3 +117,37 @@ def test_stale_rows_are_marked_on_the_page_and_do_not_compete():
     loc["rows"][0]["versions"] = {"jpeg-dq": 2}
     assert best_row(loc)[0]["localizer"] == "jpeg-dq" and "†" not in "\n".join(render_localization(loc))
     json.dumps(loc)  # rows stay plain JSON
+
+
+def test_the_benchmark_reruns_a_changed_localizer_and_keeps_the_other_rows_and_sets(shared_data, tmp_path,
+                                                                                     monkeypatch):  # fmt: skip
+    from fakescope.evaluation import loc_benchmark
+    from fakescope.evaluation.benchmark import localization_benchmark
+
+    out = tmp_path / "B.md"
+    earlier = {"localizer": "fusion-map", "setup": "C", "training": ALIGNED_TRAINING, "settings": "reduced",
+               "versions": row_versions("fusion-map", "reduced"), "aligned-local": {}}  # fmt: skip
+    aligned_sets = {"train+aligned": {"n": 7, "labels": {}}, "aligned-local": {"n": 3, "labels": {}}}
+    out.with_suffix(".json").write_text(json.dumps({
+        "generated": "-", "manifest": str(shared_data / "manifest.csv"), "n_images": 0, "quick": True, "seconds": 0,
+        "runs": [], "audits": {}, "skipped_detectors": [],
+        "localization": {"rows": [earlier], "settings": "reduced", "sets": aligned_sets}}))  # fmt: skip
+    monkeypatch.setattr(loc_benchmark, "render_localization", lambda loc: [])  # the stand-in row has no scores
+    logs = []
+    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["ela"], log=logs.append)
+    res = json.loads(out.with_suffix(".json").read_text())["localization"]
+    assert [r["localizer"] for r in res["rows"]] == ["fusion-map", "ela"]
+    assert res["rows"][1]["versions"] == {"ela": 1}
+    for key, described in aligned_sets.items():  # the fusion row's sets, unless this run read them itself
+        assert res["sets"][key] == described or res["sets"][key]["n"] > 0
+    logs.clear()
+    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["ela"], log=logs.append)
+    assert not [m for m in logs if m.startswith("localization ela")]  # unchanged: kept
+    # ela's next revision (the rows only: its cached maps are left alone)
+    bumped = lambda name, size="reduced": {"ela": 2} if name == "ela" else row_versions(name, size)  # noqa: E731
+    monkeypatch.setattr(loc_benchmark, "row_versions", bumped)
+    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["ela"], log=logs.append)
+    assert [m for m in logs if m.startswith("localization ela")]  # run again
+    res = json.loads(out.with_suffix(".json").read_text())["localization"]
+    assert [(r["localizer"], r.get("versions")) for r in res["rows"]] == [
+        ("fusion-map", earlier["versions"]), ("ela", {"ela": 2})]

@@ -462,7 +462,7 @@ def render_localization(loc: dict) -> list[str]:
         lines += ["† Measured with an earlier revision of the localizer (or of a member it fuses) than the code's: "
                   "stale until rerun (`fakescope benchmark --localization --localizers "
                   + ",".join(sorted({_asked_as(r) for r in stale})) + "`).", ""]
-    lines += _render_kinds(loc, ranked, fmt)
+    lines += _render_kinds(loc, ranked, fmt, stale)
     best, ok = best_row(loc)
     if best is not None:
         base = loc["baselines"]["real edits"]["flag everything"]["per_image"]["f1_manipulated"]
@@ -480,9 +480,10 @@ def render_localization(loc: dict) -> list[str]:
     return lines
 
 
-def _render_kinds(loc: dict, rows: list[dict], fmt) -> list[str]:
+def _render_kinds(loc: dict, rows: list[dict], fmt, stale: list[dict] = ()) -> list[str]:
     """Per kind of edit: real edits by :func:`edit_kind`, synthetic test edits by synth kind, and the
-    aligned-local test set; the rows made since per-kind scores were kept (older rows have none)."""
+    aligned-local test set; the rows made since per-kind scores were kept (older rows have none); the
+    ``stale`` ones marked."""
     rows = [r for r in rows if "by_kind" in r["real edits"]]
     if not rows:
         return []
@@ -499,8 +500,9 @@ def _render_kinds(loc: dict, rows: list[dict], fmt) -> list[str]:
              "| localizer | setup | " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * len(head)]  # fmt: skip
     flag = loc.get("baselines_by_kind") or {}
-    table = [(row_label(r), r["setup"], r["real edits"]["by_kind"], r["synthetic"]["by_kind"],
-              r.get("aligned-local", {}).get("per_image", {}).get("f1_manipulated")) for r in rows]
+    table = [(row_label(r) + (" †" if r in stale else ""), r["setup"], r["real edits"]["by_kind"],
+              r["synthetic"]["by_kind"], r.get("aligned-local", {}).get("per_image", {}).get("f1_manipulated"))
+             for r in rows]  # fmt: skip
     if flag:
         table.append(("*baseline: flag everything*", "–", flag.get("real edits", {}), flag.get("synthetic", {}), None))
     for label, setup, real, syn, al in table:
