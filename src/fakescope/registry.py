@@ -30,6 +30,9 @@ class Entry:
     #: another project's detector, scored beside ours on the same protocol; never chosen as the shipped
     #: default (e.g. weights under non-commercial terms)
     peer: bool = False
+    #: revision of the method: raised whenever a change to its code changes its output, so that results
+    #: kept from an earlier revision (benchmark rows, cached maps) are recognised as stale
+    version: int = 1
 
 
 _REGISTRY: dict[str, Entry] = {}
@@ -74,10 +77,11 @@ _imported: set[str] = set()
 
 def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, ...] = (),
              reduced: dict | None = None, training_free: bool = False, module: str | None = None,
-             peer: bool = False):  # fmt: skip
+             peer: bool = False, version: int = 1):  # fmt: skip
     """Decorator: register ``builder`` under ``name``; a second registration of a name raises.
 
-    ``module`` names the family module when the builder is made by shared code (default: the builder's)."""
+    ``module`` names the family module when the builder is made by shared code (default: the builder's);
+    ``version`` is the method's revision (:attr:`Entry.version`)."""
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, not {kind!r}")
 
@@ -85,7 +89,7 @@ def register(name: str, summary: str, kind: str = "detector", needs: tuple[str, 
         if name in _REGISTRY:
             raise ValueError(f"{name!r} is already registered (by {_REGISTRY[name].builder.__module__})")
         _REGISTRY[name] = Entry(name, builder, summary, kind, tuple(needs), dict(reduced or {}), training_free,
-                                module or builder.__module__, peer)  # fmt: skip
+                                module or builder.__module__, peer, version)  # fmt: skip
         return builder
 
     return wrap

@@ -18,6 +18,10 @@ Data, all derived from the benchmark manifest, deterministically:
 Beside the learned rows: the classical, training-free localizers (nothing to train) and the fusion of
 both (:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every new row also reports
 pixel F1 per kind of edit: on the real edits by :func:`edit_kind`, on the synthetic ones by synth kind.
+
+Each row records the revision of every localizer its numbers come from (:func:`row_versions`: its own,
+and for the fusion its members'); a row made with an earlier revision is stale and a run that asks for
+it makes it again, while a run that does not keeps it, marked as such on the page.
 """
 
 from __future__ import annotations
@@ -77,7 +81,10 @@ def _half(s: Sample) -> int:
 
 
 def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_authentic: int, log=print,
-               aligned: tuple[int, int] | None = None) -> dict:  # fmt: skip
+               aligned: tuple[int, int] | None = None, make_aligned: bool = True) -> dict:  # fmt: skip
+    """The training and test sets (see the module's description). ``aligned``: (training, test) counts of
+    aligned-local edits; with ``make_aligned`` False they are only read when an earlier run made them
+    (each costs an autoencoder round trip), and left out otherwise."""
     import importlib.util
 
     from ..data.synthesis.make import ALL_KINDS, synthesize
@@ -95,6 +102,11 @@ def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_auth
             log(f"localization: synthesizing {n} edits from {len(base)} real images into {target}")
             synthesize(base, target, n, kinds=kinds, donors=manifest, seed=seed, log=lambda m: None)
         sets[half] = Manifest.read(target / "manifest.csv")
+    if aligned and not make_aligned:
+        name = "taef2" if os.environ.get("FAKESCOPE_TAEF2") else "ae-nearest"
+        made = all((work / f"aligned-local-{half}-{n}-{seed}-{name}" / "manifest.csv").is_file()
+                   for half, n, seed in ((0, aligned[0], 3), (1, aligned[1], 4)))  # fmt: skip
+        aligned = aligned if made else None
     if aligned:
         ae = None
         for half, n, seed in ((0, aligned[0], 3), (1, aligned[1], 4)):
@@ -202,11 +214,66 @@ def row_specs(localizers: list[str] | None, setups: str) -> list[tuple[str, str,
     return specs
 
 
+def row_versions(name: str, size: str = "reduced") -> dict[str, int]:
+    """The revision (:attr:`fakescope.registry.Entry.version`) of every localizer a row of ``name`` takes
+    its numbers from: its own and, for the fusion, its members' under the benchmark's settings ``size``.
+    Names no longer registered are left out."""
+    from ..registry import entry, list_localizers
+
+    names = [name]
+    if name == "fusion-map":
+        from ..localize.fusion import FusionConfig, _names
+
+        cfg = FusionConfig.from_kwargs(**FUSION.get(size, {}))
+        names += [*_names(cfg.learned), *_names(cfg.classical)]
+    known = set(list_localizers())
+    return {n: entry(n, kind="localizer").version for n in names if n in known}
+
+
+def is_current(row: dict, versions: dict[str, int]) -> bool:
+    """Whether ``row`` was measured with these revisions (a row that records none was made at revision 1)."""
+    got = row.get("versions") or {}
+    return all(got.get(n, 1) == v for n, v in versions.items())
+
+
+def _spec(r: dict) -> tuple[str, str, str]:
+    return r["localizer"], r["setup"], r.get("training", SYNTH)
+
+
+def plan_rows(specs: list[tuple[str, str, str]], done: list[dict], size: str) -> tuple[list[dict], list]:
+    """(rows kept, rows to run): a row of ``done`` made with the settings ``size`` is kept unless it is
+    asked for (in ``specs``) and stale (:func:`is_current`); every asked row not kept is run."""
+    rows = [r for r in done if r.get("settings") == size]
+    current = {_spec(r) for r in rows if is_current(r, row_versions(r["localizer"], size))}
+    todo = [sp for sp in specs if sp not in current]
+    redo = set(todo)
+    return [r for r in rows if _spec(r) not in redo], todo
+
+
+def sets_needed(rows: list[dict]) -> set[str]:
+    """The data sets the numbers of ``rows`` come from (keys of :func:`build_sets`' result)."""
+    need = {"train", "synthetic", "real edits"}
+    if any(r.get("training") == ALIGNED_TRAINING for r in rows):
+        need.add("train+aligned")
+    if any("aligned-local" in r for r in rows):
+        need.add("aligned-local")
+    return need
+
+
+def kept_set_descriptions(done_sets: dict | None, built: dict, rows: list[dict]) -> dict:
+    """The earlier description of each data set that a kept row's numbers come from and this run did not
+    build (e.g. the aligned-local sets, made only when a row to run trains on them)."""
+    need = sets_needed(rows)
+    return {k: v for k, v in (done_sets or {}).items() if k not in built and k in need}
+
+
 def run_localization(manifest: Manifest, work: Path, localizers: list[str] | None = None,
                      setups: str = "ABC", quick: bool = False, log=print, done: list[dict] | None = None,
-                     on_row=None) -> dict:  # fmt: skip
-    """Train and score every localizer under every setup. Rows in ``done`` made with the same settings are
-    kept, not redone (the benchmark resumes); ``on_row`` gets the results after each new row."""
+                     on_row=None, done_sets: dict | None = None) -> dict:  # fmt: skip
+    """Train and score every localizer under every setup. Rows in ``done`` made with the same settings and
+    the current revisions are kept, not redone (the benchmark resumes; :func:`plan_rows`), and so is the
+    description in ``done_sets`` of the data sets the kept rows used when this run does not build them;
+    ``on_row`` gets the results after each new row."""
     from ..train.loop import device
 
     dev = str(device())
@@ -214,15 +281,15 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     size = "full" if cuda and not quick else "reduced"
     config = FULL if size == "full" else REDUCED
     n_train, n_test, n_auth = (60, 20, 20) if quick else (400, 150, 100)
-    rows = [r for r in done or [] if r.get("settings") == size]
-    have = {(r["localizer"], r["setup"], r.get("training", SYNTH)) for r in rows}
-    todo = [sp for sp in row_specs(localizers, setups) if sp not in have]
-    # aligned-local edits cost an autoencoder round trip each: made only when a row to run trains on them
-    aligned = ALIGNED_N["quick" if quick else size] if any(t == ALIGNED_TRAINING for *_, t in todo) else None
-    sets = build_sets(manifest, work, n_train, n_test, n_auth, log, aligned=aligned)
+    rows, todo = plan_rows(row_specs(localizers, setups), done or [], size)
+    # aligned-local edits cost an autoencoder round trip each: made only when a row to run trains on them,
+    # read when an earlier run made them (every new row is then scored on their test half too)
+    sets = build_sets(manifest, work, n_train, n_test, n_auth, log, aligned=ALIGNED_N["quick" if quick else size],
+                      make_aligned=any(t == ALIGNED_TRAINING for *_, t in todo))  # fmt: skip
+    kept_sets = kept_set_descriptions(done_sets, sets, rows)
     if quick:
         sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
-        if aligned:
+        if "train+aligned" in sets:
             sets["train+aligned"] = Manifest([*sets["train"].samples, *[x for x in sets["train+aligned"]
                                                                          if x.generator.startswith("fakescope-aligned")]])
         sets["real edits"] = sets["real edits"].sample(12, seed=0)
@@ -242,18 +309,19 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             loc = create_localizer(name, setup=setup, **config).fit(train)
             trained_on = loc.trained_on_
         row = {"localizer": name, "setup": setup, "training": training, "settings": size, "device": dev,
-               "train_seconds": round(time.time() - t0, 1), "trained_on": trained_on}  # fmt: skip
+               "versions": row_versions(name, size), "train_seconds": round(time.time() - t0, 1),
+               "trained_on": trained_on}  # fmt: skip
         for key in ("synthetic", "real edits", "aligned-local"):
             if key in sets:
                 row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
         rows.append(row)
         if on_row:
-            on_row(_result(rows, sets, config, size, setups))
+            on_row(_result(rows, sets, config, size, setups, kept_sets))
         r = row["real edits"]["per_image"]
         log(f"localization {name} setup {setup} ({training}): real edits pixel F1 {r['f1_manipulated']:.3f}, "
             f"IoU {r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}, "
             f"FP area {row['synthetic']['per_image']['false_positive_area_authentic']:.3f}")
-    result = _result(rows, sets, config, size, setups)
+    result = _result(rows, sets, config, size, setups, kept_sets)
     result["baselines"] = {key: baselines(sets[key]) for key in ("synthetic", "real edits")}
     result["baselines_by_kind"] = {key: baseline_kinds(sets[key]) for key in ("synthetic", "real edits")}
     return result
@@ -266,12 +334,14 @@ def baseline_kinds(test: Manifest) -> dict:
     return kind_reports([np.ones_like(m) for m in masks], masks, kinds)
 
 
-def _result(rows, sets, config, size, setups) -> dict:
+def _result(rows, sets, config, size, setups, kept_sets=None) -> dict:
+    """The benchmark's results: ``kept_sets`` describes data sets of kept rows that this run did not build."""
     return {
         "rows": list(rows),
-        "sets": {k: {"n": len(v), "labels": dict(v.counts("label")), "kinds": dict(Counter(edit_kind(s) for s in v
-                                                                                            if s.label == "partial"))}
-                 for k, v in sets.items()},
+        "sets": {**(kept_sets or {}),
+                 **{k: {"n": len(v), "labels": dict(v.counts("label")),
+                        "kinds": dict(Counter(edit_kind(s) for s in v if s.label == "partial"))}
+                    for k, v in sets.items()}},
         "config": config,
         "settings": size,
         "setups": {k: SETUPS[k] for k in setups},
@@ -293,6 +363,21 @@ def row_label(r: dict) -> str:
     return r["localizer"]
 
 
+def _current_here(row: dict, size: str) -> bool:
+    """Whether a row was measured with the revisions of the code that renders it (unknown when the
+    localizer's family cannot be loaded here: counted as current)."""
+    try:
+        return is_current(row, row_versions(row["localizer"], size))
+    except (KeyError, ImportError):
+        return True
+
+
+def _asked_as(r: dict) -> str:
+    """The name that asks for this row with ``--localizers``."""
+    aligned = r.get("training") == ALIGNED_TRAINING and r["localizer"] != "fusion-map"
+    return f"{r['localizer']}+aligned" if aligned else r["localizer"]
+
+
 def meets_bar(row: dict, baseline: dict) -> bool:
     """Real-edit F1 at least :data:`BAR_F1_MARGIN` above flag-everything, FP area at most :data:`BAR_FP_AREA`."""
     f1 = row["real edits"]["per_image"]["f1_manipulated"]
@@ -302,9 +387,11 @@ def meets_bar(row: dict, baseline: dict) -> bool:
 
 def best_row(loc: dict) -> tuple[dict | None, bool]:
     """The row that meets the bar with the best real-edit F1; else the one closest to it (the smallest
-    shortfall, counting both the F1 gap and the FP area over the limit); and whether it meets it."""
+    shortfall, counting both the F1 gap and the FP area over the limit); and whether it meets it. Stale
+    rows (measured with an earlier revision) do not compete."""
     base = (loc.get("baselines") or {}).get("real edits", {}).get("flag everything")
-    if not base or not loc.get("rows"):
+    rows = [r for r in loc.get("rows") or [] if _current_here(r, loc.get("settings", "reduced"))]
+    if not base or not rows:
         return None, False
 
     def shortfall(r):
@@ -312,10 +399,10 @@ def best_row(loc: dict) -> tuple[dict | None, bool]:
         fp = r["synthetic"]["per_image"]["false_positive_area_authentic"]
         return max(0.0, base["per_image"]["f1_manipulated"] + BAR_F1_MARGIN - f1) + max(0.0, fp - BAR_FP_AREA)
 
-    ok = [r for r in loc["rows"] if meets_bar(r, base)]
+    ok = [r for r in rows if meets_bar(r, base)]
     if ok:
         return max(ok, key=lambda r: r["real edits"]["per_image"]["f1_manipulated"]), True
-    return min(loc["rows"], key=shortfall), False
+    return min(rows, key=shortfall), False
 
 
 def render_localization(loc: dict) -> list[str]:
@@ -358,9 +445,10 @@ def render_localization(loc: dict) -> list[str]:
     order = {SYNTH: 0, ALIGNED_TRAINING: 1, NO_TRAINING: 2}
     ranked = sorted(loc["rows"], key=lambda r: (r["localizer"] == "fusion-map", order.get(r.get("training", SYNTH), 0),
                                                 r["localizer"], r["setup"]))  # fmt: skip
+    stale = [r for r in ranked if not _current_here(r, loc["settings"])]
     for r in [*ranked, *rows]:
         re, sy = r["real edits"], r["synthetic"]
-        label = r["localizer"] if r["localizer"].startswith("*") else row_label(r)
+        label = r["localizer"] if r["localizer"].startswith("*") else row_label(r) + (" †" if r in stale else "")
         lines.append(
             f"| {label} | {r['setup']} | {fmt(re['per_image']['f1_manipulated'])} | "
             f"{fmt(re['per_image']['iou_manipulated'])} | {fmt(re['per_image']['auc'])} | {fmt(re['pooled']['f1'])} | "
@@ -370,7 +458,11 @@ def render_localization(loc: dict) -> list[str]:
         )
     lines += ["", "The real edits hold no authentic images, so their image AUC is not defined. Rows at the *flag "
               "everything* baseline (FP area near 1) have learned nothing about where: they mark whole images.", ""]
-    lines += _render_kinds(loc, ranked, fmt)
+    if stale:
+        lines += ["† Measured with an earlier revision of the localizer (or of a member it fuses) than the code's: "
+                  "stale until rerun (`fakescope benchmark --localization --localizers "
+                  + ",".join(sorted({_asked_as(r) for r in stale})) + "`).", ""]
+    lines += _render_kinds(loc, ranked, fmt, stale)
     best, ok = best_row(loc)
     if best is not None:
         base = loc["baselines"]["real edits"]["flag everything"]["per_image"]["f1_manipulated"]
@@ -388,9 +480,10 @@ def render_localization(loc: dict) -> list[str]:
     return lines
 
 
-def _render_kinds(loc: dict, rows: list[dict], fmt) -> list[str]:
+def _render_kinds(loc: dict, rows: list[dict], fmt, stale: list[dict] = ()) -> list[str]:
     """Per kind of edit: real edits by :func:`edit_kind`, synthetic test edits by synth kind, and the
-    aligned-local test set; the rows made since per-kind scores were kept (older rows have none)."""
+    aligned-local test set; the rows made since per-kind scores were kept (older rows have none); the
+    ``stale`` ones marked."""
     rows = [r for r in rows if "by_kind" in r["real edits"]]
     if not rows:
         return []
@@ -407,8 +500,9 @@ def _render_kinds(loc: dict, rows: list[dict], fmt) -> list[str]:
              "| localizer | setup | " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * len(head)]  # fmt: skip
     flag = loc.get("baselines_by_kind") or {}
-    table = [(row_label(r), r["setup"], r["real edits"]["by_kind"], r["synthetic"]["by_kind"],
-              r.get("aligned-local", {}).get("per_image", {}).get("f1_manipulated")) for r in rows]
+    table = [(row_label(r) + (" †" if r in stale else ""), r["setup"], r["real edits"]["by_kind"],
+              r["synthetic"]["by_kind"], r.get("aligned-local", {}).get("per_image", {}).get("f1_manipulated"))
+             for r in rows]  # fmt: skip
     if flag:
         table.append(("*baseline: flag everything*", "–", flag.get("real edits", {}), flag.get("synthetic", {}), None))
     for label, setup, real, syn, al in table:

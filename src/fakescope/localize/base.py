@@ -138,6 +138,9 @@ class LocalizerFamily:
     paper: str
     build: Callable  # build(width=...) -> a layers.MapNetwork
     loc_loss: str = "bce"  # "bce", "l1" or "bce+dice": the localization term under setup C
+    #: revision: raised whenever a change to the network, its loss or its training changes what it learns
+    #: (benchmark rows of an earlier revision are then stale)
+    version: int = 1
 
 
 def register_localizer(family: LocalizerFamily) -> None:
@@ -147,7 +150,7 @@ def register_localizer(family: LocalizerFamily) -> None:
         return Localizer(family, **config)
 
     register(family.name, family.summary, kind="localizer", needs=("torch",),
-             module=family.build.__module__)(build)
+             module=family.build.__module__, version=family.version)(build)
 
 
 class Localizer:
@@ -156,6 +159,7 @@ class Localizer:
     def __init__(self, family: LocalizerFamily, **config):
         self.family = family
         self.name, self.summary, self.paper, self.loc_loss = family.name, family.summary, family.paper, family.loc_loss
+        self.version = family.version
         self.config = LocalizerConfig.from_kwargs(**config)
 
     # -- network -----------------------------------------------------------------------
@@ -348,7 +352,7 @@ class Localizer:
             kind="localizer",
             summary=self.summary,
             paper=self.paper,
-            config={**asdict(self.config), "localization_loss": self.loc_loss},
+            config={**asdict(self.config), "localization_loss": self.loc_loss, "revision": self.version},
             preprocessing="decode to 8-bit RGB at native resolution, scale to [0, 1]; training: random "
             f"{self.config.crop} px crops (reflect-padded if smaller) and horizontal flips; inference: whole image "
             f"reflect-padded to a multiple of 16, tiles of {TILE} px; map up-sampled (bilinear) from the "

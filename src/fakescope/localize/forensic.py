@@ -31,6 +31,9 @@ class ForensicFamily:
     preprocessing: str
     compute: Callable  # compute(img: PIL.Image, **settings) -> (H, W) float map in [0, 1]
     settings: type  # a dataclass of the method's parameters (``--set`` keys)
+    #: revision: raised whenever a change to ``compute`` changes its maps (benchmark rows and cached maps of
+    #: an earlier revision are then stale)
+    version: int = 1
 
 
 def register_forensic(family: ForensicFamily) -> None:
@@ -38,7 +41,7 @@ def register_forensic(family: ForensicFamily) -> None:
         return ForensicLocalizer(family, **config)
 
     register(family.name, family.summary, kind="localizer", training_free=True,
-             module=family.compute.__module__)(build)
+             module=family.compute.__module__, version=family.version)(build)
 
 
 class ForensicLocalizer:
@@ -50,6 +53,7 @@ class ForensicLocalizer:
         from ..types import strict_config
 
         self.family, self.name, self.summary, self.paper = family, family.name, family.summary, family.paper
+        self.version = family.version
         self.config = strict_config(family.settings, f"{family.name} localizer", **config)
 
     #: a folder where maps are kept by image content and settings (they are deterministic), or None
@@ -57,7 +61,8 @@ class ForensicLocalizer:
 
     def map(self, img: Image.Image) -> np.ndarray:
         """The trace's map for ``img``: (H, W) float32 in [0, 1]. With :attr:`cache_dir` set, a map made
-        before for the same pixels and settings is read back (stored as float16) instead of recomputed."""
+        before for the same pixels, settings and revision is read back (stored as float16) instead of
+        recomputed (revision 1 keeps the key maps were first cached under)."""
         from dataclasses import asdict
 
         path = None
@@ -66,7 +71,9 @@ class ForensicLocalizer:
             import json
 
             settings = json.dumps(asdict(self.config), sort_keys=True)
-            key = hashlib.sha256(np.asarray(img).tobytes() + f"{img.mode}{img.size}{settings}".encode()).hexdigest()
+            revision = "" if self.version == 1 else f"revision {self.version}"
+            key = hashlib.sha256(np.asarray(img).tobytes()
+                                 + f"{img.mode}{img.size}{settings}{revision}".encode()).hexdigest()  # fmt: skip
             path = Path(self.cache_dir) / self.name / f"{key[:32]}.npy"
             if path.is_file():
                 return np.load(path).astype(np.float32)
@@ -122,7 +129,7 @@ class ForensicLocalizer:
         from dataclasses import asdict
 
         return Card(name=self.name, family=self.name, kind="localizer", summary=self.summary, paper=self.paper,
-                    preprocessing=self.family.preprocessing, config=asdict(self.config),
+                    preprocessing=self.family.preprocessing, config={**asdict(self.config), "revision": self.version},
                     training_data=getattr(self, "trained_on_", {}),
                     not_trained_on="nothing is learned but the image-score calibration",
                     calibration=self.calibrator_.to_dict() if hasattr(self, "calibrator_") else {},

@@ -102,6 +102,8 @@ class FusionLocalizer:
 
     training_free = False
     name = "fusion-map"
+    #: revision of the fusion itself (its features, regression, threshold); its members have their own
+    version = 1
     summary = SUMMARY
     paper = PAPER
     #: where the classical members keep their maps (see :attr:`ForensicLocalizer.cache_dir`), or None
@@ -339,6 +341,8 @@ class FusionLocalizer:
         if hasattr(self, "members_"):
             config["members"] = list(self.members_)
             config["member_weights"] = {n: round(w, 4) for n, w in self.member_weights().items()}
+            config["revisions"] = {self.name: self.version,
+                                   **{n: getattr(m, "version", 1) for n, m in self.members_.items()}}  # fmt: skip
         return Card(name=self.name, family=self.name, kind="localizer", summary=self.summary, paper=self.paper,
                     config=config,
                     preprocessing=f"every member's own preprocessing (each sees the image at native resolution); "
@@ -388,6 +392,6 @@ class FusionLocalizer:
         return {"train": field_types(FusionConfig)}
 
 
-@register("fusion-map", SUMMARY, kind="localizer", needs=("torch",))
+@register("fusion-map", SUMMARY, kind="localizer", needs=("torch",), version=FusionLocalizer.version)
 def fusion_map(**config) -> FusionLocalizer:
     return FusionLocalizer(**config)

@@ -214,7 +214,7 @@ register_forensic(ForensicFamily(
     "regions quantised only once (JPEG files only)", _PAPERS["dq"],
     "luma of the decoded JPEG at native resolution, 8x8 blocks on the file's grid (an EXIF rotation moves the "
     "grid: the loader's rotation must be off); orthonormal DCT divided by the file's luma table", dq_map,
-    DoubleQuantisationSettings))  # fmt: skip
+    DoubleQuantisationSettings, version=2))  # 2: the map relative to the image's own blocks  # fmt: skip
 register_forensic(ForensicFamily(
     "jpeg-grid", "non-aligned JPEG grid: windows whose 8x8 blocking phase differs from the image's",
     _PAPERS["grid"], "luma at native resolution; block-boundary excess along rows and columns; 64 px windows, "

@@ -241,7 +241,8 @@ def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
 def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, localizers: list[str] | None = None,
                            log=print) -> dict:  # fmt: skip
     """Run the localization benchmark and put its table into the page beside ``out``, row by row (an
-    interrupted run resumes: rows already on the page with the same settings are kept)."""
+    interrupted run resumes: rows already on the page with the same settings and revisions are kept, with
+    the description of the data sets they used)."""
     from ... import weights
     from ..loc_benchmark import run_localization
 
@@ -263,8 +264,8 @@ def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, 
         results["localization"] = loc
         write_page(results, out)
 
-    previous = (load().get("localization") or {}).get("rows", [])
+    previous = load().get("localization") or {}
     loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers or None, quick=quick, log=log,
-                           done=previous, on_row=save)  # fmt: skip
+                           done=previous.get("rows", []), done_sets=previous.get("sets"), on_row=save)  # fmt: skip
     save(loc)
     return load()
