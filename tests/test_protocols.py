@@ -302,6 +302,7 @@ def test_benchmark_runs_the_modern_slice_and_aligned_only_into_their_own_tables(
     pytest.importorskip("torch")
     from typer.testing import CliRunner
 
+    import fakescope.evaluation.aligned_only as aligned_only
     import fakescope.evaluation.benchmark.run as run
     from fakescope.cli.main import app
     from fakescope.evaluation.aligned_only import AlignedSetup
@@ -309,6 +310,9 @@ def test_benchmark_runs_the_modern_slice_and_aligned_only_into_their_own_tables(
     monkeypatch.setenv("FAKESCOPE_HOME", str(tmp_path / "home"))
     small = AlignedSetup(n_reals=4, side=128, autoencoders=("ae-nearest-l4",))
     monkeypatch.setattr(run, "aligned_setup", lambda quick, *a, **k: small)
+    # the small setup stands for the protocols' own autoencoders here (not an ablation of them)
+    monkeypatch.setattr(aligned_only, "PAIRS_AUTOENCODERS", small.autoencoders)
+    monkeypatch.setattr(aligned_only, "DEFAULT_AUTOENCODERS", small.autoencoders)
     (tmp_path / "d").mkdir()
     manifest = generations_dataset(tmp_path / "d").write(tmp_path / "d" / "m.csv")
     out = tmp_path / "B.md"
