@@ -13,8 +13,9 @@ The protocol (``fakescope adversarial``; results in ``docs/BENCHMARKS.md``, "Adv
 3. **Surrogates** are victims we can differentiate: a CLIP linear probe (the default's linear member
    ``univfd``, or ``univfd`` itself), through the CLIP ViT-B/16 rebuilt in PyTorch from the shipped
    INT8 ONNX file (:func:`~fakescope.features.clip_torch.onnx_encoder`) and a differentiable copy of its
-   preprocessing (:func:`clip_input`), and pixel networks (``meso4``) directly. The attacks push the
-   surrogate's calibrated log-odds down.
+   preprocessing (:func:`clip_input`); ``dct-linear``, its luma, DCT and pooled log spectrum rewritten in
+   PyTorch; and pixel networks (``meso4``) directly. The attacks push the surrogate's calibrated log-odds
+   down.
 4. **Sample**: a seeded sample of the held-out *generated* images that the first surrogate calls fake
    (p >= 0.5 on its matched view, with the shipped encoder), spread over the held-out sources in turn.
 5. **Attacks** on the 256 px images in [0, 1] (:mod:`.attacks`): FGSM and PGD under L-inf budgets, PGD
