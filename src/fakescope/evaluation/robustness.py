@@ -220,7 +220,10 @@ def render_section(results: dict, plot_names: dict[str, str]) -> str:
            "protocol gives them (after matched processing, where the protocol has it) and under each "
            "perturbation. Training never sees the perturbed pixels beyond the detectors' own augmentation. Drops "
            "are AUC on the unperturbed images minus AUC on the perturbed ones, on the same images, with a 95% "
-           "paired bootstrap interval; random perturbations (noise) are seeded by the image.", ""]  # fmt: skip
+           "paired bootstrap interval; random perturbations (noise) are seeded by the image. A detector that reads "
+           "only a centre crop of its input at native resolution (the end-to-end networks' 128 px crop) sees the "
+           "same pixels after a centre crop of 0.5 or 0.75 of a 256 px matched image: its drop there is zero by "
+           "construction.", ""]  # fmt: skip
     for key, res in results.get("protocols", {}).items():
         runs = res["runs"]
         names = [p["name"] for p in res["perturbations"]]
