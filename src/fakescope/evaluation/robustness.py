@@ -245,7 +245,7 @@ def render_section(results: dict, plot_names: dict[str, str]) -> str:
             for r in runs:
                 row = r["rows"].get(n, {})
                 d = row.get("auc_drop")
-                cells.append(f"{_f(row.get('auc'))} ({'-' if d is None else f'{-d:+.3f}'})")
+                cells.append(f"{_f(row.get('auc'))} ({'-' if d is None else f'{-d if abs(d) >= 5e-4 else 0.0:+.3f}'})")
             out.append(f"| {n} | {describe_perturbation(n)[1]} | " + " | ".join(cells) + " |")
         out += ["", "Cells: AUC (change from the unperturbed images).", ""]
         if key in plot_names:
