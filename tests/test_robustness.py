@@ -133,3 +133,26 @@ def test_merge_replaces_a_rerun_and_starts_afresh_when_the_suite_changes():
     assert [(r["label"], r["rows"][""]["auc"]) for r in merged["protocols"]["loso"]["runs"]] == [("b", 0.8), ("a", 0.9)]
     merged = merge_results(merged, res("a", ["jpeg50"], 0.6))
     assert [r["label"] for r in merged["protocols"]["loso"]["runs"]] == ["a"]
+
+
+def test_networks_run_reduced_under_matched_protocols_with_fewer_folds_in_their_own_table(tmp_path):
+    pytest.importorskip("torch")
+    m = write_synthetic_dataset(tmp_path / "d", n_per_class=6, sources=("a", "b", "c"))
+    page = tmp_path / "B.md"
+    runner = CliRunner()
+    args = ["robustness", "-m", str(m), "--perturbations", "jpeg75", "-o", str(page), "--per-source", "0"]
+    bad = runner.invoke(app, [*args, "--detectors", "meso4", "--protocol", "loso"])
+    assert bad.exit_code == 2 and "matched-processing protocols only" in bad.output
+    unknown = runner.invoke(app, [*args, "--detectors", "no-such-detector", "--protocol", "loso"])
+    assert unknown.exit_code == 2 and "unknown detector 'no-such-detector'" in unknown.output
+    r = runner.invoke(app, [*args, "--detectors", "meso4", "--protocol", "loso-matched", "--max-folds", "2"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "ROBUSTNESS.json").read_text())
+    table = res["protocols"]["loso-matched-2folds"]
+    run = table["runs"][0]
+    assert run["label"] == "meso4 [reduced]" and run["set"]["head_params"]["epochs"] < 8
+    assert "2 folds" in run["protocol"] and run["rows"]["jpeg75"]["n"] == 36
+    text = page.read_text()
+    assert "### loso-matched-2folds:" in text
+    assert "`fakescope robustness --protocol loso-matched --detectors meso4 --max-folds 2 --perturbations jpeg75 " \
+           "--per-source 0`" in text

@@ -22,6 +22,8 @@ def robustness_command(
     per_source: int = typer.Option(30, min=0, help="Score at most this many test images per source and label "
                                    "(seeded; 0: all). Training data is never sampled."),  # fmt: skip
     seed: int = typer.Option(0, help="Seed of the test sample."),
+    max_folds: int = typer.Option(None, min=2, help="Merge the held-out groups into at most this many folds (each "
+                                  "model trains on less data; such runs get their own table)."),  # fmt: skip
     out: Path = typer.Option(Path("docs/BENCHMARKS.md"), "--out", "-o", help="Page whose robustness section is "
                              "written (the results go to ROBUSTNESS.json beside it; runs of other detectors "
                              "and protocols already there are kept)."),  # fmt: skip
@@ -51,14 +53,16 @@ def robustness_command(
                 perturbation(n)
         except ValueError as exc:
             raise fail(str(exc)) from None
-        specs = []
-        for name in (d.strip() for d in detectors.split(",") if d.strip()):
-            specs.append({**rb.default_recipe(), "label": "default"} if name == "default" else {"detector": name})
+        from ..evaluation.benchmark.plan import device_name
+
+        cuda = device_name().startswith("cuda")
         try:
+            specs = [rb.detector_spec(d.strip(), protocol, cuda) for d in detectors.split(",") if d.strip()]
             new = rb.run_robustness(Manifest.read(manifest), specs, protocol, names, per_source or None, seed,
-                                    autoencoder_weights if autoencoder_weights.is_dir() else None, log)  # fmt: skip
-        except ValueError as exc:
-            raise fail(str(exc)) from None
+                                    autoencoder_weights if autoencoder_weights.is_dir() else None, log,
+                                    max_folds)  # fmt: skip
+        except (ValueError, KeyError) as exc:
+            raise fail(str(exc.args[0] if exc.args else exc)) from None
         old = rb.merge_results(old, new)
         results_path.write_text(json.dumps(old, indent=1, default=str))
         rb.write_section(old, out)

@@ -28,7 +28,8 @@ from sklearn.metrics import roc_auc_score
 
 from ..data.manifest import Manifest
 from ..data.perturb import DEFAULT_SUITE, describe_perturbation, perturbation
-from .benchmark.plan import PROTOCOLS, folds_cap
+from ..registry import entry
+from .benchmark.plan import PROTOCOLS, folds_cap, plan
 from .protocols import EvalSlice, Predictions, cross_validate_perturbed, summarize
 
 #: the chains the issue's aim is about: AUC may drop at most this much under them
@@ -61,6 +62,25 @@ def default_recipe() -> dict:
 
     card = json.loads((models.TRAINED_DIR / models.DEFAULT / "card.json").read_text())
     return {"detector": card["name"], **{k: v for k, v in card["init"].items() if v is not None}}
+
+
+def detector_spec(name: str, protocol: str, cuda: bool = False) -> dict:
+    """How ``name`` runs under ``protocol``: the benchmark's own settings (end-to-end networks run only under
+    matched processing, and at their reduced size without a GPU; such runs are labelled ``[reduced]``)."""
+    if name == "default":
+        return {**default_recipe(), "label": "default"}
+    entry(name, "detector")  # an unknown name fails here, with suggestions
+    runs = plan(name, [protocol], cuda)
+    if not runs:
+        raise ValueError(f"{name} is trained end to end and runs under the matched-processing protocols only "
+                         f"(e.g. loso-matched), not {protocol!r}")  # fmt: skip
+    _, _, cfg, settings = runs[0]
+    return {"detector": name, **cfg} | ({"label": f"{name} [{settings}]"} if settings == "reduced" else {})
+
+
+def table_key(protocol: str, max_folds: int | None) -> str:
+    """Runs with the same protocol and fold count share a table."""
+    return f"{protocol}-{max_folds}folds" if max_folds else protocol
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -100,11 +120,13 @@ def row_summary(pred: Predictions, clean: Predictions) -> dict:
 
 def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "loso-matched-aligned",
                    perturbations: tuple[str, ...] = DEFAULT_SUITE, per_group: int | None = 30, seed: int = 0,
-                   autoencoder_weights: Path | None = None, log: Callable[[str], None] = print) -> dict:  # fmt: skip
+                   autoencoder_weights: Path | None = None, log: Callable[[str], None] = print,
+                   max_folds: int | None = None) -> dict:  # fmt: skip
     """Cross-validate each detector under ``protocol`` and score its test images under every perturbation.
 
     ``detectors``: dicts with ``detector`` (a registered name), optional ``label`` and settings (e.g. the
-    output of :func:`default_recipe`, labelled ``default``).
+    output of :func:`detector_spec`). ``max_folds`` merges the held-out groups into at most that many folds
+    (each model then trains on less data; the table says so).
     """
     if protocol not in PROTOCOLS or PROTOCOLS[protocol].get("aligned"):
         raise ValueError(f"robustness runs on a protocol with held-out folds; not {protocol!r} "
@@ -129,7 +151,7 @@ def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "l
         log(f"{label}: {protocol}, {len(perturbations)} perturbations")
         t0 = time.time()
         preds = cross_validate_perturbed(name, manifest, perturbations, log=log, test=test,
-                                         max_folds=folds_cap(protocol, None), extra_train=extra,
+                                         max_folds=folds_cap(protocol, max_folds), extra_train=extra,
                                          sources=spec.pop("sources", "paired"), **kw, **spec)  # fmt: skip
         clean = preds[""]
         runs.append({"label": label, "detector": name, "set": {k: v for k, v in spec.items()},
@@ -137,7 +159,8 @@ def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "l
                      "rows": {n: row_summary(p, clean) for n, p in preds.items()}})  # fmt: skip
     return {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {_cores()} CPU cores", "manifest": str(manifest.name),
-            "protocol": protocol, "per_group": per_group, "seed": seed, "setup": setup,
+            "protocol": protocol, "key": table_key(protocol, max_folds), "max_folds": max_folds,
+            "per_group": per_group, "seed": seed, "setup": setup,
             "perturbations": [{"name": n, "kind": describe_perturbation(n)[0], "what": describe_perturbation(n)[1]}
                               for n in perturbations],
             "runs": runs}  # fmt: skip
@@ -150,17 +173,18 @@ def _cores() -> int:
 
 
 def merge_results(old: dict | None, new: dict) -> dict:
-    """``new``'s runs replace those of ``old`` with the same label and protocol; other runs are kept."""
+    """``new``'s runs replace those of ``old`` with the same label, protocol and fold count; other runs are kept."""
+    key = new.get("key", new["protocol"])
     if not old:
-        return {"protocols": {new["protocol"]: new}}
+        return {"protocols": {key: new}}
     merged = dict(old)
     merged["protocols"] = dict(old.get("protocols", {}))
-    prev = merged["protocols"].get(new["protocol"])
+    prev = merged["protocols"].get(key)
     if prev and [p["name"] for p in prev["perturbations"]] == [p["name"] for p in new["perturbations"]] and (
             prev["per_group"], prev["seed"]) == (new["per_group"], new["seed"]):  # fmt: skip
         labels = {r["label"] for r in new["runs"]}
         new = {**new, "runs": [r for r in prev["runs"] if r["label"] not in labels] + new["runs"]}
-    merged["protocols"][new["protocol"]] = new
+    merged["protocols"][key] = new
     return merged
 
 
@@ -176,9 +200,11 @@ def _social(names) -> list[str]:
 
 
 def protocol_command(key: str, res: dict) -> str:
-    """The command that makes every run of one protocol's table (detectors may also be run one at a time)."""
+    """The command that makes every run of one table (detectors may also be run one at a time)."""
     names = [p["name"] for p in res["perturbations"]]
-    cmd = f"fakescope robustness --protocol {key} --detectors {','.join(r['label'] for r in res['runs'])}"
+    dets = ",".join("default" if r["label"] == "default" else r["detector"] for r in res["runs"])
+    cmd = f"fakescope robustness --protocol {res.get('protocol', key)} --detectors {dets}"
+    cmd += f" --max-folds {res['max_folds']}" if res.get("max_folds") else ""
     cmd += "" if tuple(names) == DEFAULT_SUITE else f" --perturbations {','.join(names)}"
     cmd += "" if res["per_group"] == 30 else f" --per-source {res['per_group'] or 0}"
     return cmd + ("" if res["seed"] == 0 else f" --seed {res['seed']}")
@@ -194,7 +220,10 @@ def render_section(results: dict, plot_names: dict[str, str]) -> str:
            "protocol gives them (after matched processing, where the protocol has it) and under each "
            "perturbation. Training never sees the perturbed pixels beyond the detectors' own augmentation. Drops "
            "are AUC on the unperturbed images minus AUC on the perturbed ones, on the same images, with a 95% "
-           "paired bootstrap interval; random perturbations (noise) are seeded by the image.", ""]  # fmt: skip
+           "paired bootstrap interval; random perturbations (noise) are seeded by the image. A detector that reads "
+           "only a centre crop of its input at native resolution (the end-to-end networks' 128 px crop) sees the "
+           "same pixels after a centre crop of 0.5 or 0.75 of a 256 px matched image: its drop there is zero by "
+           "construction.", ""]  # fmt: skip
     for key, res in results.get("protocols", {}).items():
         runs = res["runs"]
         names = [p["name"] for p in res["perturbations"]]
@@ -216,7 +245,7 @@ def render_section(results: dict, plot_names: dict[str, str]) -> str:
             for r in runs:
                 row = r["rows"].get(n, {})
                 d = row.get("auc_drop")
-                cells.append(f"{_f(row.get('auc'))} ({'-' if d is None else f'{-d:+.3f}'})")
+                cells.append(f"{_f(row.get('auc'))} ({'-' if d is None else f'{-d if abs(d) >= 5e-4 else 0.0:+.3f}'})")
             out.append(f"| {n} | {describe_perturbation(n)[1]} | " + " | ".join(cells) + " |")
         out += ["", "Cells: AUC (change from the unperturbed images).", ""]
         if key in plot_names:
@@ -292,7 +321,8 @@ def _shift_note(run: dict, names: list[str]) -> str:
 def auc_svg(res: dict) -> str:
     """A dot plot: AUC per perturbation (rows), one colour per detector, the unperturbed AUC as a tick."""
     runs, names = res["runs"], ["", *[p["name"] for p in res["perturbations"]]]
-    colours = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666"]
+    colours = ["#1b9e77", "#d95f02", "#7570b3", "#e7298a", "#66a61e", "#e6ab02", "#a6761d", "#666666",
+               "#1f78b4", "#b2df8a", "#fb9a99", "#cab2d6", "#ff7f00", "#6a3d9a", "#b15928", "#a6cee3"]
     left, top, rh, width = 150, 50, 18, 520
     lo, hi = 0.4, 1.0
     h = top + rh * len(names) + 40 + 16 * len(runs)
