@@ -232,6 +232,24 @@ def test_cli_runs_on_a_tiny_manifest(tmp_path):
     assert json.loads(out.read_text())["reused_victims"] == ["dct-linear", "dct-linear+adv"]
     assert CliRunner().invoke(app, ["adversarial", "--out", str(out), "--page", str(page), "--plot", "-",
                                     "--render-only"]).exit_code == 0  # fmt: skip
+    # more victims: the attacked images are reused (one run folder), the new victim scores them, and a victim
+    # outside the wide table gets a row in the transfer summary
+    more = [a if a != "dct-linear" or args[i - 1] != "--victims" else "dct-linear,meso4" for i, a in enumerate(args)]
+    r3 = CliRunner().invoke(app, more)
+    assert r3.exit_code == 0, r3.output
+    assert len(list((tmp_path / "work").glob("run-*"))) == 1
+    res3 = json.loads(out.read_text())
+    assert res3["victims"] == ["dct-linear", "meso4", "dct-linear+adv"]
+    assert [r["recall"]["dct-linear"] for r in res3["rows"]] == [r["recall"]["dct-linear"] for r in res["rows"]]
+    text = page.read_text()
+    assert "**Transfer to every victim.**" in text and "| `meso4` |" in text
+    assert "| Surrogate | Attack | SSIM | PSNR (dB) | Surrogate (PyTorch) | `dct-linear` | `dct-linear+adv` |" in text
+
+
+def test_all_victims_are_the_default_and_every_detector():
+    names = adv.all_victims()
+    assert names[: len(adv.VICTIMS)] == adv.VICTIMS and "ensemble" not in names and len(set(names)) == len(names)
+    assert {"univfd", "dct-linear", "fusion"} <= set(names)
 
 
 def test_the_dct_surrogate_reproduces_the_detector(dct_detector):

@@ -65,7 +65,8 @@ def adversarial_command(
                                   "2 reduced)."),  # fmt: skip
     seed: int = typer.Option(None, help="Seed of the source split and of the samples (default 0)."),
     victims: str = typer.Option("univfd,univfd-nn,fusion,dct-linear,default", help="Detectors scored "
-                                "(registered names, e.g. meso4 too; 'default' is the shipped default's recipe)."),  # fmt: skip
+                                "(registered names, e.g. meso4 too; 'default' is the shipped default's recipe; 'all': the "
+                                "default and every registered detector)."),  # fmt: skip
     surrogates: str = typer.Option("default,dct-linear", help="Victims attacked white box (a CLIP linear probe, "
                                    "an ensemble with one, dct-linear, or a pixel network such as meso4); the first "
                                    "chooses the images."),  # fmt: skip
@@ -100,8 +101,9 @@ def adversarial_command(
     with one_line_errors():
         m = Manifest.read(manifest)
     taef2 = autoencoder_weights if autoencoder_weights and autoencoder_weights.is_dir() else None
+    victim_names = adv.all_victims() if victims.strip() == "all" else _names(victims)
     with one_line_errors(ValueError, FileNotFoundError, KeyError, about=manifest):
-        results = adv.run_adversarial(m, cfg, work or weights.home() / "adversarial", victims=_names(victims),
+        results = adv.run_adversarial(m, cfg, work or weights.home() / "adversarial", victims=victim_names,
                                       surrogates=_names(surrogates),
                                       defend=None if defend.strip() in ("", "none") else defend.strip(),
                                       taef2=taef2, pairs=pairs, log=log)  # fmt: skip

@@ -53,6 +53,21 @@ from ..data.perturb import Matched
 MATCHED = Matched(256, 90)
 #: the victims of the benchmark run; ``default`` is the shipped default's recipe
 VICTIMS = ("univfd", "univfd-nn", "fusion", "dct-linear", "default")
+
+
+def all_victims() -> tuple[str, ...]:
+    """``--victims all``: :data:`VICTIMS` (the shipped default's recipe among them), then every other registered
+    detector (``ensemble`` aside: the default is one)."""
+    from ..registry import list_detectors
+
+    return (*VICTIMS, *(n for n in list_detectors() if n not in VICTIMS and n != "ensemble"))
+
+
+def main_victims(results: dict) -> list[str]:
+    """The victims of the wide table and the plot: those of :data:`VICTIMS`, the surrogates and the defended
+    model (every victim has a row in the transfer summary)."""
+    keep = {*VICTIMS, *results["surrogates"], *([results["defence"]["name"]] if results.get("defence") else [])}
+    return [v for v in results["victims"] if v in keep]
 SECTION = "## Adversarial evaluation"
 #: the line of docs/BENCHMARKS.md below which the sections written by other commands are kept
 MARKER = "<!-- measured by the scripts under benchmarks/"
@@ -653,8 +668,10 @@ def run_adversarial(manifest: Manifest, cfg: AdversarialConfig, work: Path, vict
     log(f"adversarial: {len(sample)} of {len(fakes)} held-out fakes sampled ({len(flagged)} called fake by "
         f"{surrogates[0]})")  # fmt: skip
 
-    digest = hashlib.sha256((cfg.digest() + "|" + "|".join(s.key for s in sample) + "|" + ",".join(victims)
-                             + "|" + ",".join(surrogates) + f"|{defend}|{pairs}").encode()).hexdigest()[:12]  # fmt: skip
+    # the attacked images depend on the settings, the sample and the surrogates, not on who else scores them:
+    # a rerun with more victims reuses them
+    digest = hashlib.sha256((cfg.digest() + "|" + "|".join(s.key for s in sample) + "|" + ",".join(surrogates)
+                             + f"|{defend}|{pairs}").encode()).hexdigest()[:12]  # fmt: skip
     run_dir = Path(work) / f"run-{digest}"
     log(f"adversarial: attacked images under {run_dir}")
 
@@ -868,20 +885,23 @@ def markdown(results: dict) -> str:
                  "copy the attack used, on the written files (not re-measured for FGSM on a CLIP surrogate: a "
                  "ViT forward pass per image and budget). SSIM and PSNR: means over the attacked images.")  # fmt: skip
     lines.append("")
-    head = ["Surrogate", "Attack", "SSIM", "PSNR (dB)", "Surrogate (PyTorch)", *[f"`{v}`" for v in victims]]
+    wide = main_victims(results)
+    head = ["Surrogate", "Attack", "SSIM", "PSNR (dB)", "Surrogate (PyTorch)", *[f"`{v}`" for v in wide]]
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
     for row in results["rows"]:
         cells = [f"`{row['surrogate']}`" if row["surrogate"] and row["attack"] != "none" else "–",
                  _attack_label(row), _fmt(row["ssim_mean"], 3), _fmt(row["psnr_mean"], 1),
                  _fmt(row["surrogate_recall"]) if row["attack"] != "none" else "–"]  # fmt: skip
-        for v in victims:
+        for v in wide:
             r, dr = row["recall"][v], row["delta_r"][v]
             cell = _fmt(r) if row["attack"] == "none" else f"{_fmt(r)} ({_fmt(dr)})"
             white = row["attack"] != "none" and row["surrogate"] == v
             cells.append(f"**{cell}**" if white else cell)
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if len(wide) < len(victims):
+        lines += transfer_summary(results)
     lines.append("Unattacked quality of the victims on the whole held-out side (matched view, threshold 0.5), for "
                  "context:")  # fmt: skip
     lines.append("")
@@ -900,6 +920,31 @@ def markdown(results: dict) -> str:
            "and loaded" if reused else "") + ".")  # fmt: skip
     lines.append("")
     return "\n".join(lines)
+
+
+def transfer_summary(results: dict) -> list[str]:
+    """Markdown lines: one row per victim, how much recall each surrogate's gradient attacks take from it
+    (mean and worst over its FGSM, PGD and SSIM-budget sets) and each gradient-free attack's ΔR."""
+    rows, surrogates = results["rows"], list(results["surrogates"])
+    clean = next(r for r in rows if r["attack"] == "none")
+    free = [r for r in rows if r["surrogate"] is None and r["attack"] != "none"]
+    head = ["Victim", "Unattacked recall", *[f"`{s}`: mean / worst ΔR" for s in surrogates],
+            *[_attack_label(r) for r in free]]  # fmt: skip
+    out = ["**Transfer to every victim.** Per victim, the recall the attacks take away (ΔR): for each surrogate, "
+           "the mean and the largest over its gradient attacks (FGSM, PGD, SSIM budget; every budget); then each "
+           "gradient-free attack. Bold: white box. `[reduced]` networks trained at their CPU size. Every cell of "
+           "every attack is in `docs/adversarial.json`.", "",
+           "| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]  # fmt: skip
+    for v in results["victims"]:
+        cells = [f"`{v}`", _fmt(clean["recall"][v])]
+        for sur in surrogates:
+            drs = [r["delta_r"][v] for r in rows if r["surrogate"] == sur and r["attack"] != "none"
+                   and r["delta_r"][v] is not None]  # fmt: skip
+            cell = f"{np.mean(drs):.2f} / {max(drs):.2f}" if drs else "–"
+            cells.append(f"**{cell}**" if sur == v else cell)
+        cells += [_fmt(r["delta_r"][v]) for r in free]
+        out.append("| " + " | ".join(cells) + " |")
+    return out + [""]
 
 
 def write_section(page: Path, section: str) -> None:
@@ -929,7 +974,7 @@ def plot(results: dict, path: Path) -> Path | None:
 
     if not plotting.available():
         return None
-    victims = results["victims"]
+    victims = main_victims(results)
     rows = results["rows"]
     clean = next(r for r in rows if r["attack"] == "none")
     surrogates = list(results["surrogates"])
