@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 
 
 def _setup(aes):
@@ -80,3 +81,17 @@ def test_a_run_on_fewer_folds_is_labelled_and_does_not_compete(monkeypatch):
     choose.select(results, m)
     assert results["chosen"]["members"] == [["univfd", "paired"]] and not results["fusions"]
     assert _label(few) == "zed [paired, reduced, 5 folds]"
+
+
+def test_training_free_scores_leave_out_a_fixed_direction_score_that_is_learned(monkeypatch):
+    pytest.importorskip("torch")
+    from fakescope.detectors.zed import Zed
+    from fakescope.evaluation.benchmark import choose
+
+    def no_extraction(self, *a, **k):
+        raise AssertionError("a learned score has no raw value to extract")
+
+    monkeypatch.setattr(Zed, "features_of", no_extraction)
+    assert Zed.monotone_calibration and Zed.score_needs_fit
+    results = {"runs": [{"detector": "zed", "recipe": "paired", "protocol_key": "aligned-only-matched"}]}
+    assert choose.training_free_scores(results, _manifest()) == {}

@@ -111,6 +111,9 @@ class FeatureDetector:
     summary = ""
     paper = ""
     monotone_calibration = False  # True: the score's direction is fixed a priori (training-free scores)
+    # True: the fixed-direction score itself is learned (a model fitted on the training data), so it has no raw,
+    # untrained value for the benchmark's training-free scores
+    score_needs_fit = False
     head_type: type | None = None  # the Head class make_head builds; its __init__ arguments are the head settings
     pairs_in_batches = False  # True: the head trains in batches and takes the pair unit of each row (``pairs``)
 

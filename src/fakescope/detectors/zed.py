@@ -366,6 +366,7 @@ class Zed(FeatureDetector):
                "actual and expected coding cost across pyramid levels")  # fmt: skip
     paper = PAPER
     monotone_calibration = True  # the statistic's direction is fixed in advance: more surprise = generated
+    score_needs_fit = True  # the surprise is measured by the coder trained on the real training images
 
     def __init__(self, name: str = "zed", head_params: dict | None = None, **train):
         train.setdefault("n_aug", 0)  # the coder models clean camera pixels; augmented copies would blur that

@@ -127,7 +127,7 @@ def training_free_scores(results: dict, manifest: Manifest, known: dict | None =
             out[name] = known[name]
             continue
         det = create(name)
-        if not det.monotone_calibration:
+        if not det.monotone_calibration or det.score_needs_fit:
             continue
         out[name] = {}
         for view, label in (("clean", "files as they are"), (MATCHED.tag, "matched processing")):
