@@ -101,8 +101,7 @@ def test_robustness_command_writes_the_section_keeps_other_runs_and_the_card(tmp
     page.parent.mkdir()
     page.write_text("# page\n\nkept text\n")
     runner = CliRunner()
-    args = ["robustness", "-m", str(m), "--protocol", "loso", "--perturbations", "jpeg75,noise5", "-o", str(page),
-            "--per-source", "0"]
+    args = ["robustness", "-m", str(m), "--protocol", "loso", "--perturbations", "jpeg75,noise5", "-o", str(page)]
     r = runner.invoke(app, [*args, "--detectors", "dct-linear"])
     assert r.exit_code == 0, r.output
     r = runner.invoke(app, [*args, "--detectors", "dct-linear", "--protocol", "logo"])  # another protocol: kept
@@ -117,6 +116,12 @@ def test_robustness_command_writes_the_section_keeps_other_runs_and_the_card(tmp
     row = runs[0]["rows"]["jpeg75"]
     assert row["n"] == 36 and 0 <= row["auc"] <= 1 and row["auc_drop_ci"][0] <= row["auc_drop"] + 1e-9
     assert (page.parent / "b-robustness-loso.svg").read_text().startswith("<svg")
+    r = runner.invoke(app, [*args, "--detectors", "dct-linear", "--per-source", "2"])  # a smaller sample: own table
+    assert r.exit_code == 0, r.output
+    res = json.loads((page.parent / "ROBUSTNESS.json").read_text())
+    assert sorted(res["protocols"]) == ["logo", "loso", "loso-2-per-source"]
+    assert res["protocols"]["loso-2-per-source"]["runs"][0]["rows"]["jpeg75"]["n"] == 12  # 3 sources x 2 labels x 2
+    assert "### loso-2-per-source:" in page.read_text() and " --per-source 2`" in page.read_text()
     bad = runner.invoke(app, [*args, "--detectors", "dct-linear", "--perturbations", "sepia"])
     assert bad.exit_code == 2 and "unknown perturbation 'sepia'" in bad.output
     assert card_summary(res) == {}  # no run labelled "default"
@@ -140,7 +145,7 @@ def test_networks_run_reduced_under_matched_protocols_with_fewer_folds_in_their_
     m = write_synthetic_dataset(tmp_path / "d", n_per_class=6, sources=("a", "b", "c"))
     page = tmp_path / "B.md"
     runner = CliRunner()
-    args = ["robustness", "-m", str(m), "--perturbations", "jpeg75", "-o", str(page), "--per-source", "0"]
+    args = ["robustness", "-m", str(m), "--perturbations", "jpeg75", "-o", str(page)]
     bad = runner.invoke(app, [*args, "--detectors", "meso4", "--protocol", "loso"])
     assert bad.exit_code == 2 and "matched-processing protocols only" in bad.output
     unknown = runner.invoke(app, [*args, "--detectors", "no-such-detector", "--protocol", "loso"])
@@ -154,5 +159,4 @@ def test_networks_run_reduced_under_matched_protocols_with_fewer_folds_in_their_
     assert "2 folds" in run["protocol"] and run["rows"]["jpeg75"]["n"] == 36
     text = page.read_text()
     assert "### loso-matched-2folds:" in text
-    assert "`fakescope robustness --protocol loso-matched --detectors meso4 --max-folds 2 --perturbations jpeg75 " \
-           "--per-source 0`" in text
+    assert "`fakescope robustness --protocol loso-matched --detectors meso4 --max-folds 2 --perturbations jpeg75`" in text

@@ -19,8 +19,9 @@ def robustness_command(
     perturbations: str = typer.Option("", help="Comma-separated perturbations (default: the whole suite): "
                                       "jpeg<q>, webp<q>, avif<q>, resize<factor>, crop<fraction>, blur<sigma>, "
                                       "noise<sigma>, gamma<g>, screenshot, social<side>q<q>[x<times>]."),  # fmt: skip
-    per_source: int = typer.Option(30, min=0, help="Score at most this many test images per source and label "
-                                   "(seeded; 0: all). Training data is never sampled."),  # fmt: skip
+    per_source: int = typer.Option(None, min=0, show_default=False, help="Score at most this many test images per "
+                                   "source and label (seeded; 0: all; default 30). Training data is never sampled. "
+                                   "Another sample size gets its own table."),  # fmt: skip
     seed: int = typer.Option(0, help="Seed of the test sample."),
     max_folds: int = typer.Option(None, min=2, help="Merge the held-out groups into at most this many folds (each "
                                   "model trains on less data; such runs get their own table)."),  # fmt: skip
@@ -58,11 +59,14 @@ def robustness_command(
         cuda = device_name().startswith("cuda")
         try:
             specs = [rb.detector_spec(d.strip(), protocol, cuda) for d in detectors.split(",") if d.strip()]
-            new = rb.run_robustness(Manifest.read(manifest), specs, protocol, names, per_source or None, seed,
+            per_group = rb.DEFAULT_PER_GROUP if per_source is None else per_source or None
+            new = rb.run_robustness(Manifest.read(manifest), specs, protocol, names, per_group, seed,
                                     autoencoder_weights if autoencoder_weights.is_dir() else None, log,
                                     max_folds)  # fmt: skip
         except (ValueError, KeyError) as exc:
             raise fail(str(exc.args[0] if exc.args else exc)) from None
+        # read again: another run may have written its rows while this one ran
+        old = json.loads(results_path.read_text()) if results_path.is_file() else None
         old = rb.merge_results(old, new)
         results_path.write_text(json.dumps(old, indent=1, default=str))
         rb.write_section(old, out)

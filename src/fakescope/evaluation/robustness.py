@@ -37,6 +37,8 @@ SOCIAL_AIM = 0.05
 #: a rise of ECE or a fall of a verdict set's coverage larger than this, from the unperturbed images, is called
 #: out under the calibrated runs' tables (a reading aid: every number is in the table)
 SHIFT_NOTE = 0.05
+#: test images per source and label that a run scores unless told otherwise (other sample sizes get their own table)
+DEFAULT_PER_GROUP = 30
 BEGIN, END = "<!-- robustness:begin -->", "<!-- robustness:end -->"
 HAND_RUN = "<!-- measured by the scripts under benchmarks/"
 
@@ -78,9 +80,13 @@ def detector_spec(name: str, protocol: str, cuda: bool = False) -> dict:
     return {"detector": name, **cfg} | ({"label": f"{name} [{settings}]"} if settings == "reduced" else {})
 
 
-def table_key(protocol: str, max_folds: int | None) -> str:
-    """Runs with the same protocol and fold count share a table."""
-    return f"{protocol}-{max_folds}folds" if max_folds else protocol
+def table_key(protocol: str, max_folds: int | None, per_group: int | None = DEFAULT_PER_GROUP) -> str:
+    """Runs with the same protocol, fold count and test sample size share a table (the default sample of
+    :data:`DEFAULT_PER_GROUP` images per source and label adds nothing to the key)."""
+    key = f"{protocol}-{max_folds}folds" if max_folds else protocol
+    if per_group == DEFAULT_PER_GROUP:
+        return key
+    return f"{key}-{per_group}-per-source" if per_group else f"{key}-all-images"
 
 
 def _auc(y: np.ndarray, p: np.ndarray) -> float | None:
@@ -159,7 +165,7 @@ def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "l
                      "rows": {n: row_summary(p, clean) for n, p in preds.items()}})  # fmt: skip
     return {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "machine": f"{platform.machine()}, {_cores()} CPU cores", "manifest": str(manifest.name),
-            "protocol": protocol, "key": table_key(protocol, max_folds), "max_folds": max_folds,
+            "protocol": protocol, "key": table_key(protocol, max_folds, per_group), "max_folds": max_folds,
             "per_group": per_group, "seed": seed, "setup": setup,
             "perturbations": [{"name": n, "kind": describe_perturbation(n)[0], "what": describe_perturbation(n)[1]}
                               for n in perturbations],
@@ -206,7 +212,7 @@ def protocol_command(key: str, res: dict) -> str:
     cmd = f"fakescope robustness --protocol {res.get('protocol', key)} --detectors {dets}"
     cmd += f" --max-folds {res['max_folds']}" if res.get("max_folds") else ""
     cmd += "" if tuple(names) == DEFAULT_SUITE else f" --perturbations {','.join(names)}"
-    cmd += "" if res["per_group"] == 30 else f" --per-source {res['per_group'] or 0}"
+    cmd += "" if res["per_group"] == DEFAULT_PER_GROUP else f" --per-source {res['per_group'] or 0}"
     return cmd + ("" if res["seed"] == 0 else f" --seed {res['seed']}")
 
 
