@@ -48,9 +48,8 @@ ALIGNED_TRAINED = ("sida", "dadf", "mau-net")
 ALIGNED_N = {"full": (300, 100), "reduced": (80, 40), "quick": (12, 6)}
 #: fusion settings per size (the images it fits on, the pixels it samples from each)
 FUSION = {"full": {"fusion_images": 240},
-          # on a CPU: fewer images, and no copy-move member (its dense matching costs seconds per image)
-          "reduced": {"fusion_images": 100, "samples_per_image": 800,
-                      "classical": "noise-level,ela,jpeg-dq,jpeg-grid"}}  # fmt: skip
+          # on a CPU: fewer images, fewer pixels sampled from each
+          "reduced": {"fusion_images": 100, "samples_per_image": 800}}  # fmt: skip
 SYNTH, ALIGNED_TRAINING, NO_TRAINING = "synth", "synth+aligned-local", "none"
 #: kinds of the data set's real edits (see :func:`edit_kind`)
 REAL_KINDS = ("copy-move", "splice", "splice or copy-move", "inpainting", "other manual")

@@ -38,7 +38,7 @@ from ..types import Card, NotFittedError, field_types, strict_config
 
 PAPER = ("Guillaro, Cozzolino, Sud, Dufour, Verdoliva. TruFor: Leveraging all-round clues for trustworthy "
          "image forgery detection and localization. CVPR 2023 (fusion of traces with a reliability map)")  # fmt: skip
-SUMMARY = ("fusion of learned (sida, dadf, mau-net) and classical (noise level, ELA, JPEG, copy-move) maps by a "
+SUMMARY = ("fusion of learned (sida, dadf, mau-net) and classical (noise level, ELA, JPEG grid, copy-move) maps by a "
            "per-pixel logistic regression fitted on synthetic edits; reliability map; names the agreeing traces")  # fmt: skip
 FEATURES = ("map", "vs image median", "neighbourhood mean")
 
@@ -48,7 +48,10 @@ class FusionConfig:
     """How the fusion is built and fitted (``--set`` keys). Unknown keys are errors."""
 
     learned: str = "sida,dadf,mau-net"  # learned members (comma-separated registry names), trained under setup C
-    classical: str = "noise-level,ela,jpeg-dq,jpeg-grid,copy-move"  # training-free members
+    # training-free members. jpeg-dq is left out by default: it reads the quantisation tables of JPEG files, and
+    # the synthetic edits the fusion fits on are PNG files, so its map is silent on them and its weight would be
+    # fitted on a handful of pixels
+    classical: str = "noise-level,ela,jpeg-grid,copy-move"
     # settings of the learned members (the benchmark passes its reduced ones on a CPU)
     epochs: int = 8
     crops_per_image: int = 3
@@ -102,8 +105,9 @@ class FusionLocalizer:
 
     training_free = False
     name = "fusion-map"
-    #: revision of the fusion itself (its features, regression, threshold); its members have their own
-    version = 1
+    #: revision of the fusion itself (its features, regression, threshold, default members); its members have
+    #: their own. 2: copy-move in, jpeg-dq out of the default members
+    version = 2
     summary = SUMMARY
     paper = PAPER
     #: where the classical members keep their maps (see :attr:`ForensicLocalizer.cache_dir`), or None
