@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import platform
 import time
 from collections.abc import Callable
 from html import escape
@@ -29,7 +28,7 @@ from sklearn.metrics import roc_auc_score
 from ..data.manifest import Manifest
 from ..data.perturb import DEFAULT_SUITE, describe_perturbation, perturbation
 from ..registry import entry
-from .benchmark.plan import PROTOCOLS, folds_cap, plan
+from .benchmark.plan import PROTOCOLS, folds_cap, machine, plan
 from .protocols import EvalSlice, Predictions, cross_validate_perturbed, summarize
 
 #: the chains the issue's aim is about: AUC may drop at most this much under them
@@ -164,18 +163,12 @@ def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "l
                      "protocol": clean.protocol, "seconds": round(time.time() - t0, 1),
                      "rows": {n: row_summary(p, clean) for n, p in preds.items()}})  # fmt: skip
     return {"generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-            "machine": f"{platform.machine()}, {_cores()} CPU cores", "manifest": str(manifest.name),
+            "machine": machine(), "manifest": str(manifest.name),
             "protocol": protocol, "key": table_key(protocol, max_folds, per_group), "max_folds": max_folds,
             "per_group": per_group, "seed": seed, "setup": setup,
             "perturbations": [{"name": n, "kind": describe_perturbation(n)[0], "what": describe_perturbation(n)[1]}
                               for n in perturbations],
             "runs": runs}  # fmt: skip
-
-
-def _cores() -> int:
-    import os
-
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def merge_results(old: dict | None, new: dict) -> dict:

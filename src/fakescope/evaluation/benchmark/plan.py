@@ -40,6 +40,16 @@ def available(name: str) -> bool:
     return all(importlib.util.find_spec(pkg) is not None for pkg in entry(name).needs)
 
 
+def machine(device: str | None = None) -> str:
+    """What a run was measured on, for the page: architecture and the CPU cores this process may use (a CI
+    runner or a container may grant fewer than the host has), then the device when one is named."""
+    import os
+    import platform
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return f"{platform.machine()}, {cores} CPU cores" + (f", {device}" if device else "")
+
+
 def device_name() -> str:
     if importlib.util.find_spec("torch") is None:
         return "cpu"

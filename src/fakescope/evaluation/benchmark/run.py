@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import os
-import platform
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from ...registry import list_detectors
 from ..protocols import MODERN, Predictions, cross_validate, shortcut_cv, summarize
 from ..report import fmt
 from .choose import backfill_calibration, own_pairs, select
-from .plan import PROTOCOLS, asked, available, device_name, folds_cap, plan, recipes
+from .plan import PROTOCOLS, asked, available, device_name, folds_cap, machine, plan, recipes
 from .render import write_page
 from .throughput import measure_throughput
 
@@ -143,7 +141,7 @@ def run_benchmark(manifest_path: Path, detectors: str, out: Path, quick: bool = 
         return {
             "generated": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "manifest": str(manifest_path), "n_images": len(manifest), "quick": quick,
-            "command": command, "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores, {device}",
+            "command": command, "machine": machine(device),
             "seconds": round(time.time() - t_start),
         }  # fmt: skip
 
