@@ -151,3 +151,22 @@ def test_the_benchmark_reruns_a_changed_localizer_and_keeps_the_other_rows_and_s
     res = json.loads(out.with_suffix(".json").read_text())["localization"]
     assert [(r["localizer"], r.get("versions")) for r in res["rows"]] == [
         ("fusion-map", earlier["versions"]), ("ela", {"ela": 2})]
+
+
+def test_a_run_cut_short_keeps_the_baselines_and_the_stale_rows_it_has_not_redone(shared_data, tmp_path, revision):
+    from fakescope.data.manifest import Manifest
+    from fakescope.evaluation.loc_benchmark import run_localization
+
+    revision("jpeg-grid", 2)
+    old = _row("jpeg-grid", f1=0.123)  # made at revision 1: stale, and asked for again below
+    seen = []
+    run_localization(Manifest.read(shared_data / "manifest.csv"), tmp_path, localizers=["ela", "jpeg-grid"],
+                     quick=True, log=lambda m: None, done=[old], on_row=seen.append)  # fmt: skip
+    first, last = seen
+    # after the first new row: the stale row is still there, and so are the baselines the page's bar needs
+    assert [r["localizer"] for r in first["rows"]] == ["ela", "jpeg-grid"] and first["rows"][1] is old
+    assert first["baselines"]["real edits"]["flag everything"]["per_image"]["f1_manipulated"] > 0
+    assert set(first["baselines_by_kind"]) == {"synthetic", "real edits"}
+    # after the second, its new row has replaced it
+    assert [r["localizer"] for r in last["rows"]] == ["ela", "jpeg-grid"]
+    assert last["rows"][1]["versions"] == {"jpeg-grid": 2} and last["rows"][1] is not old

@@ -281,6 +281,9 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     config = FULL if size == "full" else REDUCED
     n_train, n_test, n_auth = (60, 20, 20) if quick else (400, 150, 100)
     rows, todo = plan_rows(row_specs(localizers, setups), done or [], size)
+    # a stale row that is being redone stays on the page (marked stale) until its new row replaces it
+    redo = set(todo)
+    stale = [r for r in done or [] if r.get("settings") == size and _spec(r) in redo]
     # aligned-local edits cost an autoencoder round trip each: made only when a row to run trains on them,
     # read when an earlier run made them (every new row is then scored on their test half too)
     sets = build_sets(manifest, work, n_train, n_test, n_auth, log, aligned=ALIGNED_N["quick" if quick else size],
@@ -292,6 +295,15 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             sets["train+aligned"] = Manifest([*sets["train"].samples, *[x for x in sets["train+aligned"]
                                                                          if x.generator.startswith("fakescope-aligned")]])
         sets["real edits"] = sets["real edits"].sample(12, seed=0)
+    # the baselines need only the masks: on the page from the first row on, also when a run is cut short
+    extra = {"baselines": {key: baselines(sets[key]) for key in ("synthetic", "real edits")},
+             "baselines_by_kind": {key: baseline_kinds(sets[key]) for key in ("synthetic", "real edits")}}
+
+    def result() -> dict:
+        made = {_spec(r) for r in rows}
+        return {**_result([*rows, *(r for r in stale if _spec(r) not in made)], sets, config, size, setups,
+                          kept_sets), **extra}  # fmt: skip
+
     for name, setup, training in todo:
         t0 = time.time()
         train = sets["train+aligned"] if training == ALIGNED_TRAINING else sets["train"]
@@ -315,15 +327,12 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
                 row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
         rows.append(row)
         if on_row:
-            on_row(_result(rows, sets, config, size, setups, kept_sets))
+            on_row(result())
         r = row["real edits"]["per_image"]
         log(f"localization {name} setup {setup} ({training}): real edits pixel F1 {r['f1_manipulated']:.3f}, "
             f"IoU {r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}, "
             f"FP area {row['synthetic']['per_image']['false_positive_area_authentic']:.3f}")
-    result = _result(rows, sets, config, size, setups, kept_sets)
-    result["baselines"] = {key: baselines(sets[key]) for key in ("synthetic", "real edits")}
-    result["baselines_by_kind"] = {key: baseline_kinds(sets[key]) for key in ("synthetic", "real edits")}
-    return result
+    return result()
 
 
 def baseline_kinds(test: Manifest) -> dict:
