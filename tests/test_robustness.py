@@ -13,7 +13,7 @@ from fakescope.cli.main import app
 from fakescope.data.manifest import Manifest
 from fakescope.data.perturb import DEFAULT_SUITE, describe_perturbation, perturbation
 from fakescope.evaluation.protocols import cross_validate, cross_validate_perturbed
-from fakescope.evaluation.robustness import card_summary, merge_results, sample_slice
+from fakescope.evaluation.robustness import card_summary, merge_results, sample_slice, table_key
 from fakescope.extraction.batch import apply_view
 from tests.conftest import natural_image, write_synthetic_dataset
 
@@ -160,3 +160,37 @@ def test_networks_run_reduced_under_matched_protocols_with_fewer_folds_in_their_
     text = page.read_text()
     assert "### loso-matched-2folds:" in text
     assert "`fakescope robustness --protocol loso-matched --detectors meso4 --max-folds 2 --perturbations jpeg75`" in text
+
+
+def test_each_protocol_fold_count_and_sample_size_has_its_own_table():
+    assert table_key("loso-matched", None) == table_key("loso-matched", None, 30) == "loso-matched"
+    assert table_key("loso-matched", 3) == "loso-matched-3folds"
+    assert table_key("loso-matched", 3, 10) == "loso-matched-3folds-10-per-source"
+    assert table_key("loso", None, None) == "loso-all-images"  # --per-source 0: every test image
+    small = {"per_group": 10, "generated": "2026-01-01", "runs": [{"label": "default", "protocol": "p", "rows": {
+        "": {"auc": 0.7, "auc_drop": 0.0, "ece": 0.1}}}]}  # fmt: skip
+    assert card_summary({"protocols": {"loso-10-per-source": small}}) == {}  # the card keeps the default sample
+
+
+def test_a_run_finishing_while_another_ran_keeps_the_other_runs_rows(tmp_path, monkeypatch):
+    from fakescope.evaluation import robustness as rb
+
+    m = write_synthetic_dataset(tmp_path / "d", n_per_class=4, sources=("a", "b", "c"))
+    page = tmp_path / "B.md"
+    real_run = rb.run_robustness
+
+    def run_while_another_finishes(*args, **kw):
+        res = real_run(*args, **kw)
+        # a parallel run of another detector wrote its rows in the meantime
+        other = {**res, "runs": [{**res["runs"][0], "label": "other"}]}
+        (tmp_path / "ROBUSTNESS.json").write_text(json.dumps({"protocols": {res["key"]: other}}))
+        return res
+
+    monkeypatch.setattr(rb, "run_robustness", run_while_another_finishes)
+    r = CliRunner().invoke(app, ["robustness", "-m", str(m), "--protocol", "loso", "--perturbations", "jpeg75",
+                                 "-o", str(page), "--detectors", "dct-linear"])  # fmt: skip
+    assert r.exit_code == 0, r.output
+    runs = json.loads((tmp_path / "ROBUSTNESS.json").read_text())["protocols"]["loso"]["runs"]
+    assert [x["label"] for x in runs] == ["other", "dct-linear"]
+    assert "| perturbation | what | other | dct-linear |" in page.read_text()
+    assert not list(tmp_path.glob(".ROBUSTNESS.json.*.tmp"))  # written in place atomically, nothing left over

@@ -65,11 +65,7 @@ def robustness_command(
                                     max_folds)  # fmt: skip
         except (ValueError, KeyError) as exc:
             raise fail(str(exc.args[0] if exc.args else exc)) from None
-        # read again: another run may have written its rows while this one ran
-        old = json.loads(results_path.read_text()) if results_path.is_file() else None
-        old = rb.merge_results(old, new)
-        results_path.write_text(json.dumps(old, indent=1, default=str))
-        rb.write_section(old, out)
+        old = _merge_into(results_path, new, out, rb)
     if card is not None:
         path = card / "card.json"
         meta = json.loads(path.read_text())
@@ -80,3 +76,30 @@ def robustness_command(
         path.write_text(json.dumps(meta, indent=2))
         err.print(f"recorded the robustness of 'default' in {path}", highlight=False)
     err.print(f"wrote {out} and {results_path}", highlight=False)
+
+
+def _merge_into(results_path: Path, new: dict, page: Path, rb) -> dict:
+    """Merge ``new`` into the results file and rewrite the page's section, holding a lock: runs in parallel
+    (one per detector) each read the file as it is when they finish, never half-written, and keep each
+    other's rows."""
+    import hashlib
+    import os
+    import tempfile
+    from contextlib import nullcontext
+
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, the write is still atomic
+        fcntl = None
+    digest = hashlib.sha256(str(results_path.resolve()).encode()).hexdigest()[:16]
+    lock = Path(tempfile.gettempdir()) / f"fakescope-robustness-{digest}.lock"
+    with open(lock, "w") if fcntl else nullcontext() as fh:
+        if fcntl:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+        old = json.loads(results_path.read_text()) if results_path.is_file() else None
+        merged = rb.merge_results(old, new)
+        tmp = results_path.with_name(f".{results_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(merged, indent=1, default=str))
+        os.replace(tmp, results_path)
+        rb.write_section(merged, page)
+    return merged

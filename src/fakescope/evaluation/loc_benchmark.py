@@ -288,7 +288,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     # read when an earlier run made them (every new row is then scored on their test half too)
     sets = build_sets(manifest, work, n_train, n_test, n_auth, log, aligned=ALIGNED_N["quick" if quick else size],
                       make_aligned=any(t == ALIGNED_TRAINING for *_, t in todo))  # fmt: skip
-    kept_sets = kept_set_descriptions(done_sets, sets, rows)
+    kept_sets = kept_set_descriptions(done_sets, sets, [*rows, *stale])
     if quick:
         sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
         if "train+aligned" in sets:
@@ -413,6 +413,13 @@ def best_row(loc: dict) -> tuple[dict | None, bool]:
     return min(rows, key=shortfall), False
 
 
+def _fused(loc: dict) -> str:
+    """The maps the fusion row fuses, as its training record names them."""
+    row = next((r for r in loc.get("rows") or [] if r["localizer"] == "fusion-map"), None)
+    members = (row or {}).get("trained_on", {}).get("members")
+    return "the maps of " + ", ".join(members) if members else "the +aligned-local learned maps and classical ones"
+
+
 def render_localization(loc: dict) -> list[str]:
     from .report import fmt
 
@@ -428,9 +435,8 @@ def render_localization(loc: dict) -> list[str]:
         "the partial ones are `fakescope synth` edits of real images). Rows *+aligned-local* (setup C) also train "
         f"on {sets.get('train+aligned', sets['train'])['n'] - sets['train']['n']} aligned-local edits: a region of a "
         "real image re-made by an autoencoder (TAEF2, or our own when its weights are not given) and blended back "
-        "with its exact mask. *(classical)* rows are training-free forensic traces; *fusion-map* fuses the "
-        "+aligned-local learned maps and the classical ones with a per-pixel logistic regression fitted on synthetic "
-        "edits only. Maps thresholded at 0.5.",
+        "with its exact mask. *(classical)* rows are training-free forensic traces; *fusion-map* fuses "
+        f"{_fused(loc)} with a per-pixel logistic regression fitted on synthetic edits only. Maps thresholded at 0.5.",
         "",
         f"- *synthetic*: {sets['synthetic']['n']} images, synthetic edits of real images none of the training "
         "edits came from, plus authentic real images (their correct map is empty).",

@@ -124,8 +124,8 @@ def row_summary(pred: Predictions, clean: Predictions) -> dict:
 
 
 def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "loso-matched-aligned",
-                   perturbations: tuple[str, ...] = DEFAULT_SUITE, per_group: int | None = 30, seed: int = 0,
-                   autoencoder_weights: Path | None = None, log: Callable[[str], None] = print,
+                   perturbations: tuple[str, ...] = DEFAULT_SUITE, per_group: int | None = DEFAULT_PER_GROUP,
+                   seed: int = 0, autoencoder_weights: Path | None = None, log: Callable[[str], None] = print,
                    max_folds: int | None = None) -> dict:  # fmt: skip
     """Cross-validate each detector under ``protocol`` and score its test images under every perturbation.
 
@@ -172,7 +172,8 @@ def run_robustness(manifest: Manifest, detectors: list[dict], protocol: str = "l
 
 
 def merge_results(old: dict | None, new: dict) -> dict:
-    """``new``'s runs replace those of ``old`` with the same label, protocol and fold count; other runs are kept."""
+    """``new``'s runs replace those of ``old`` with the same label in the same table (protocol, fold count and
+    test sample size: :func:`table_key`); other runs are kept."""
     key = new.get("key", new["protocol"])
     if not old:
         return {"protocols": {key: new}}
@@ -373,9 +374,12 @@ def write_section(results: dict, page: Path) -> None:
 
 def card_summary(results: dict, label: str = "default") -> dict:
     """What a detector card says about robustness: per protocol, the perturbations measured and, for each,
-    AUC, its drop, ECE and the verdict sets' coverage of the run labelled ``label``."""
+    AUC, its drop, ECE and the verdict sets' coverage of the run labelled ``label``. Tables of another test
+    sample size than the default one are left out."""
     out = {}
     for key, res in results.get("protocols", {}).items():
+        if res.get("per_group", DEFAULT_PER_GROUP) != DEFAULT_PER_GROUP:
+            continue
         run = next((r for r in res["runs"] if r["label"] == label), None)
         if run is None:
             continue

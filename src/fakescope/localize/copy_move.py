@@ -41,7 +41,7 @@ class CopyMoveSettings:
     min_support: int = 6  # neighbours (of 24 within 2 strides) whose matches keep their distance (1.5 px)
     min_area: float = 0.002  # share of the image below which a marked region is dropped
     max_side: int = 384  # px: larger images are analysed on a shrunk copy (the k-d tree search grows fast)
-    search_dims: int = 4  # principal components of the features the nearest-neighbour search runs in
+    search_dims: int = 4  # principal components of the features the nearest-neighbour search runs in (>= 1)
 
 
 def ring_features(y: np.ndarray, radius: int) -> np.ndarray:
@@ -92,12 +92,14 @@ def copy_move_map(img: Image.Image, radius: int = 6, stride: int = 2, min_offset
     # crawl in 19 dimensions); the distances that decide are then taken in all of them.
     mean = T.mean(0)
     _, _, vt = np.linalg.svd(T[:: max(1, len(T) // 4000)] - mean, full_matrices=False)
-    basis = vt[:search_dims].T
+    basis = vt[: max(1, search_dims)].T
     tree = cKDTree((T - mean) @ basis)
     k = min(24, len(ty))
     _, idx = tree.query((F - mean) @ basis, k=k)
     idx = np.asarray(idx).reshape(len(F), k)
-    dist = np.sqrt(((T[idx] - F[:, None, :]) ** 2).sum(-1))
+    dist = np.empty(idx.shape)
+    for c in range(k):  # one neighbour rank at a time: an (N, k, F) difference would take hundreds of MB
+        dist[:, c] = np.sqrt(((T[idx[:, c]] - F) ** 2).sum(-1))
     order = np.argsort(dist, axis=1)
     dist, idx = np.take_along_axis(dist, order, 1), np.take_along_axis(idx, order, 1)
     far = np.hypot(ty[idx] - py[:, None], tx[idx] - px[:, None]) >= min_offset
