@@ -101,7 +101,7 @@ def test_realistic_edits_are_large_varied_and_exact_before_sharing(pair):
     assert 15 < jpeg < 40
 
 
-def test_realistic_splices_come_from_another_camera_and_shared_ones_are_written_as_jpeg(tmp_path):
+def test_realistic_splices_come_from_another_camera_and_shared_ones_are_written_as_jpeg(tmp_path, monkeypatch):
     from fakescope.data.manifest import Manifest
     from fakescope.data.synthesis.make import synthesize
 
@@ -112,8 +112,18 @@ def test_realistic_splices_come_from_another_camera_and_shared_ones_are_written_
     m = Manifest([dataclasses.replace(s, source=f"camera-{i % 2}") for i, s in enumerate(x for x in samples
                                                                                       if x.label == "real")])  # fmt: skip
     assert len(m) >= 2
+    from fakescope.data.synthesis import make
+
+    donors = []
+
+    def realistic(img, rng, donor):
+        donors.append(donor)
+        return original(img, rng, donor)
+
+    original = make.realistic
+    monkeypatch.setattr(make, "realistic", realistic)
     out = synthesize(m, tmp_path / "syn", 8, kinds=("realistic",), seed=3)
-    assert out.validate() == []
+    assert out.validate() == [] and len(donors) == 8 and all(d is not None for d in donors)
     suffixes = {s.file.suffix for s in out}
     assert suffixes == {".jpg", ".png"}
     for s in out:
@@ -126,3 +136,7 @@ def test_realistic_splices_come_from_another_camera_and_shared_ones_are_written_
     for base in (s for s in m if s.label == "real"):
         donor = _other_camera(list(m), base, rng)
         assert donor.label == "real" and donor.source != base.source
+    # one source only: another image of it; nothing but the image itself: no donor
+    one = list(samples)
+    assert all(_other_camera(one, s, rng).file != s.file for s in one)
+    assert _other_camera(one[:1], one[0], rng) is None

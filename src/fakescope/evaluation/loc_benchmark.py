@@ -50,8 +50,9 @@ REDUCED = {"epochs": 3, "crops_per_image": 2, "width": 8}
 ALIGNED_TRAINED = ("sida", "dadf", "mau-net")
 #: aligned-local edits (training, test) per size: each is one autoencoder round trip of a whole image
 ALIGNED_N = {"full": (300, 100), "reduced": (80, 40), "quick": (12, 6)}
-#: realistic edits (training, test) per size
+#: realistic edits (training, test) per size, and the version of their recipe (:func:`.synthesis.local.realistic`)
 REALISTIC_N = {"full": (400, 100), "reduced": (160, 60), "quick": (12, 6)}
+REALISTIC_EDITS = "v1"
 #: fusion settings per size (the images it fits on, the pixels it samples from each)
 FUSION = {"full": {"fusion_images": 240},
           # on a CPU: fewer images, fewer pixels sampled from each
@@ -142,8 +143,9 @@ def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_auth
         out["aligned-local"] = sets["aligned-1"]
     made = _realistic_sets(reals, work, realistic, make_realistic, log)
     if made:
-        out["train+realistic"] = Manifest([*out.get("train+aligned", out["train"]).samples, *made[0].samples])
         out["realistic"] = made[1]
+        if "train+aligned" in out:  # rows "+realistic" train on both
+            out["train+realistic"] = Manifest([*out["train+aligned"].samples, *made[0].samples])
     return out
 
 
@@ -154,7 +156,8 @@ def _realistic_sets(reals: list[Sample], work: Path, counts: tuple[int, int] | N
 
     if not counts:
         return None
-    targets = [work / f"realistic-{half}-{n}-{seed}" for half, n, seed in ((0, counts[0], 5), (1, counts[1], 6))]
+    # the version of the edits (:data:`REALISTIC_EDITS`) names their folder: a changed recipe is made anew
+    targets = [work / f"realistic-{REALISTIC_EDITS}-{half}-{n}-{seed}" for half, n, seed in ((0, counts[0], 5), (1, counts[1], 6))]
     if not make and not all((t / "manifest.csv").is_file() for t in targets):
         return None
     out = []
@@ -288,7 +291,7 @@ def sets_needed(rows: list[dict]) -> set[str]:
     if any(r.get("training") == ALIGNED_TRAINING for r in rows):
         need.add("train+aligned")
     if any(r.get("training") == REALISTIC_TRAINING for r in rows):
-        need.add("train+realistic")
+        need |= {"train+aligned", "train+realistic"}
     for key in ("aligned-local", "realistic"):
         if any(key in r for r in rows):
             need.add(key)
@@ -328,12 +331,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
                       make_realistic=any(t == REALISTIC_TRAINING for *_, t in todo))  # fmt: skip
     kept_sets = kept_set_descriptions(done_sets, sets, [*rows, *stale])
     if quick:
-        sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
-        for key, kinds in (("train+aligned", ("fakescope-aligned",)),
-                           ("train+realistic", ("fakescope-aligned", "fakescope-realistic"))):
-            if key in sets:
-                sets[key] = Manifest([*sets["train"].samples, *[x for x in sets[key] if x.generator.startswith(kinds)]])
-        sets["real edits"] = sets["real edits"].sample(12, seed=0)
+        quick_subsets(sets)
     # the baselines need only the masks: on the page from the first row on, also when a run is cut short
     extra = {"baselines": {key: baselines(sets[key]) for key in ("synthetic", "real edits", "realistic")
                            if key in sets},  # fmt: skip
@@ -373,6 +371,17 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             f"IoU {r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}, "
             f"FP area {row['synthetic']['per_image']['false_positive_area_authentic']:.3f}")
     return result()
+
+
+def quick_subsets(sets: dict) -> None:
+    """A quick run's smaller sets, in place: 120 training images (stratified by label), the edits that only
+    the aligned-local and realistic training sets add kept whole, 12 real edits."""
+    sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
+    for key, kinds in (("train+aligned", ("fakescope-aligned",)),
+                       ("train+realistic", ("fakescope-aligned", "fakescope-realistic"))):  # fmt: skip
+        if key in sets:
+            sets[key] = Manifest([*sets["train"].samples, *[x for x in sets[key] if x.generator.startswith(kinds)]])
+    sets["real edits"] = sets["real edits"].sample(12, seed=0)
 
 
 def baseline_kinds(test: Manifest) -> dict:
@@ -471,8 +480,8 @@ def _realistic_rows(sets: dict) -> str:
     extra = sets["train+realistic"]["n"] - sets.get("train+aligned", sets["train"])["n"]
     test = sets.get("realistic", {}).get("n")
     return (f" Rows *+realistic* (setup C) train on those and on {extra} realistic edits too (`fakescope synth "
-            "--kinds realistic`): regions of 3% to 85% of the image, content spliced from another camera's photo "
-            "(JPEG-encoded at its own quality), moved within the image or inpainted, colour-matched, and the result "
+            "--kinds realistic`): regions of 3% to 85% of the image, content spliced from a photo of another source "
+            "(another camera or collection; JPEG-encoded at its own quality), moved within the image or inpainted, colour-matched, and the result "
             "JPEG-encoded two times in three, as hand-made forgeries are"
             + (f"; {test} more, from the test half, are a test set of their own." if test else "."))
 

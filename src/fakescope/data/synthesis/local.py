@@ -128,10 +128,11 @@ def realistic(img: Image.Image, rng: np.random.Generator, donor: Image.Image | N
 
     - **region**: an object of 3% to 50% of the image (log-uniform), or, one time in four when there is
       a donor, a background replacement that keeps only an object of 15% to 50% and changes the rest;
-    - **content**: a crop of ``donor`` (another camera's photo, JPEG-encoded at its own quality first,
-      so the pasted part carries another compression history; 60% of objects, every background), or
-      the image's own content moved and rescaled (copy-move, two times in three) or filled in by OpenCV inpainting
-      (computed at most 512 px on a side, as removal tools smudge);
+    - **content**: a crop of ``donor`` (a photo of another source -- another camera or collection --
+      JPEG-encoded at its own quality first, so the pasted part carries another compression history;
+      60% of objects, every background), or the image's own content moved and rescaled (copy-move, two
+      times in three) or filled in by OpenCV inpainting (computed at most 512 px on a side, as removal
+      tools smudge);
     - **retouching**: the pasted content's brightness and colour matched to within a few percent;
       a hard or feathered edge;
     - **sharing**: two times in three the whole result is to be saved as JPEG at quality 70 to 95

@@ -113,9 +113,14 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
 
 
 def _other_camera(pool: list[Sample], base: Sample, rng: np.random.Generator) -> Sample | None:
-    """A real image of another source than ``base`` (another camera, as a spliced-in part comes from), else None."""
-    others = [s for s in pool if s.label == "real" and s.source != base.source]
-    return others[int(rng.integers(len(others)))] if others else None
+    """A real image of another source than ``base`` (another camera or collection, as a spliced-in part comes
+    from); else any other real image, else any other image; None when ``pool`` holds no other image."""
+    for keep in (lambda s: s.label == "real" and s.source != base.source, lambda s: s.label == "real",
+                 lambda s: True):  # fmt: skip
+        others = [s for s in pool if keep(s) and s.file != base.file]
+        if others:
+            return others[int(rng.integers(len(others)))]
+    return None
 
 
 def _aligned_stem(base: Sample, img, kind: str, ae, index: int) -> str:
