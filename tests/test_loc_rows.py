@@ -170,3 +170,50 @@ def test_a_run_cut_short_keeps_the_baselines_and_the_stale_rows_it_has_not_redon
     # after the second, its new row has replaced it
     assert [r["localizer"] for r in last["rows"]] == ["ela", "jpeg-grid"]
     assert last["rows"][1]["versions"] == {"jpeg-grid": 2} and last["rows"][1] is not old
+
+
+def test_realistic_rows_are_asked_for_by_name_need_their_sets_and_get_a_column_of_their_own():
+    from fakescope.evaluation.loc_benchmark import REALISTIC_TRAINING, row_label, row_specs, sets_needed
+
+    specs = row_specs(["sida+realistic", "dadf+aligned", "ela"], "ABC")
+    assert specs == [("dadf", "C", ALIGNED_TRAINING), ("sida", "C", REALISTIC_TRAINING), ("ela", "–", NO_TRAINING)]
+    row = {**_row("sida", "C", REALISTIC_TRAINING, f1=0.41, fp=0.2), "realistic": {"per_image": {"f1_manipulated": 0.6}}}
+    assert row_label(row) == "sida +realistic"
+    assert {"train+aligned", "train+realistic", "realistic"} <= sets_needed([row])  # it trains on both
+    kind = {"f1": 0.3}
+    for r in (row,):
+        r["real edits"].update(by_kind={"inpainting": kind}, iou_manipulated=0.2, auc=0.5)
+        r["real edits"].update(pooled={"f1": 0.3}, image_level={})
+        r["real edits"]["per_image"].update(iou_manipulated=0.2, auc=0.5)
+        r["synthetic"]["per_image"].update(f1_manipulated=0.2, iou_manipulated=0.1, auc=0.6)
+        r["synthetic"].update(by_kind={"splice": kind}, pooled={"f1": 0.2}, image_level={"auc": 0.5})
+    n = {"n": 10, "labels": {"real": 5, "partial": 5}}
+    loc = {"rows": [row], "settings": "reduced", "config": {"epochs": 3}, "setups": {"C": "pixel masks"},
+           "sets": {"train": n, "train+aligned": {**n, "n": 12}, "train+realistic": {**n, "n": 20},
+                    "synthetic": {**n, "kinds": {"splice": 3}}, "real edits": {**n, "kinds": {"inpainting": 4}},
+                    "realistic": {"n": 6}}}  # fmt: skip
+    page = "\n".join(render_localization(loc))
+    assert "Rows *+realistic* (setup C) train on those and on 8 realistic edits too" in page
+    assert "6 more, from the test half, are a test set of their own" in page
+    assert "| sida +realistic | C | 0.410 | 0.200 |" in page  # the main table
+    # per kind: real inpainting, synth splice, aligned-local (not scored), realistic
+    assert "| realistic (6) |" in page and "| sida +realistic | C | 0.300 | 0.300 | – | 0.600 |" in page
+
+
+def test_a_quick_run_keeps_every_aligned_and_realistic_training_edit():
+    from fakescope.data.manifest import Manifest, Sample
+    from fakescope.evaluation.loc_benchmark import quick_subsets
+
+    def samples(n, **kw):
+        return [Sample(path=f"{kw.get('generator', kw['label'])}-{i}.png", source="s", **kw) for i in range(n)]
+
+    base = samples(100, label="real") + samples(100, label="fake", generator="g")
+    aligned = samples(5, label="partial", generator="fakescope-aligned-local-taef2")
+    realistic = samples(7, label="partial", generator="fakescope-realistic")
+    sets = {"train": Manifest(base), "train+aligned": Manifest([*base, *aligned]),
+            "train+realistic": Manifest([*base, *aligned, *realistic]), "real edits": Manifest(samples(30, label="partial"))}  # fmt: skip
+    quick_subsets(sets)
+    assert len(sets["train"]) == 120 and len(sets["real edits"]) == 12
+    assert [s.generator for s in sets["train+aligned"]][120:] == [a.generator for a in aligned]
+    assert list(sets["train+realistic"])[:120] == list(sets["train"])
+    assert len(sets["train+realistic"]) == 120 + 5 + 7

@@ -13,7 +13,11 @@ Data, all derived from the benchmark manifest, deterministically:
 - aligned-local edits (a region re-made by an autoencoder, TAEF2 when ``$FAKESCOPE_TAEF2`` names its
   weights, else one of our own trained on the first-half reals; exact masks) from each half: the
   first half's join the training data of the learned localizers in :data:`ALIGNED_TRAINED` (rows
-  "+aligned-local", setup C) and of the fusion; the second half's are a test set of their own.
+  "+aligned-local", setup C) and of the fusion; the second half's are a test set of their own;
+- realistic edits (``fakescope synth --kinds realistic``: large regions, splices from another camera's
+  photo, JPEG after the edit, as hand-made forgeries are) from each half likewise: the first half's
+  join the aligned-local ones in the training data of rows "+realistic" (setup C); the second half's
+  are a test set of their own.
 
 Beside the learned rows: the classical, training-free localizers (nothing to train) and the fusion of
 both (:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every new row also reports
@@ -46,11 +50,15 @@ REDUCED = {"epochs": 3, "crops_per_image": 2, "width": 8}
 ALIGNED_TRAINED = ("sida", "dadf", "mau-net")
 #: aligned-local edits (training, test) per size: each is one autoencoder round trip of a whole image
 ALIGNED_N = {"full": (300, 100), "reduced": (80, 40), "quick": (12, 6)}
+#: realistic edits (training, test) per size, and the version of their recipe (:func:`.synthesis.local.realistic`)
+REALISTIC_N = {"full": (400, 100), "reduced": (160, 60), "quick": (12, 6)}
+REALISTIC_EDITS = "v1"
 #: fusion settings per size (the images it fits on, the pixels it samples from each)
 FUSION = {"full": {"fusion_images": 240},
           # on a CPU: fewer images, fewer pixels sampled from each
           "reduced": {"fusion_images": 100, "samples_per_image": 800}}  # fmt: skip
 SYNTH, ALIGNED_TRAINING, NO_TRAINING = "synth", "synth+aligned-local", "none"
+REALISTIC_TRAINING = "synth+aligned-local+realistic"
 #: kinds of the data set's real edits (see :func:`edit_kind`)
 REAL_KINDS = ("copy-move", "splice", "splice or copy-move", "inpainting", "other manual")
 
@@ -80,10 +88,12 @@ def _half(s: Sample) -> int:
 
 
 def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_authentic: int, log=print,
-               aligned: tuple[int, int] | None = None, make_aligned: bool = True) -> dict:  # fmt: skip
+               aligned: tuple[int, int] | None = None, make_aligned: bool = True,
+               realistic: tuple[int, int] | None = None, make_realistic: bool = True) -> dict:  # fmt: skip
     """The training and test sets (see the module's description). ``aligned``: (training, test) counts of
     aligned-local edits; with ``make_aligned`` False they are only read when an earlier run made them
-    (each costs an autoencoder round trip), and left out otherwise."""
+    (each costs an autoencoder round trip), and left out otherwise. ``realistic`` and ``make_realistic``:
+    the same for realistic edits."""
     import importlib.util
 
     from ..data.synthesis.make import ALL_KINDS, synthesize
@@ -131,6 +141,32 @@ def build_sets(manifest: Manifest, work: Path, n_train: int, n_test: int, n_auth
     if aligned:
         out["train+aligned"] = Manifest([*train, *sets["aligned-0"].samples])
         out["aligned-local"] = sets["aligned-1"]
+    made = _realistic_sets(reals, work, realistic, make_realistic, log)
+    if made:
+        out["realistic"] = made[1]
+        if "train+aligned" in out:  # rows "+realistic" train on both
+            out["train+realistic"] = Manifest([*out["train+aligned"].samples, *made[0].samples])
+    return out
+
+
+def _realistic_sets(reals: list[Sample], work: Path, counts: tuple[int, int] | None, make: bool, log=print):
+    """(training, test) realistic edits of the first and second half's real images (donors: the same half's
+    real images of other sources), made unless ``make`` is False; None when there are none to use."""
+    from ..data.synthesis.make import REALISTIC, synthesize
+
+    if not counts:
+        return None
+    # the version of the edits (:data:`REALISTIC_EDITS`) names their folder: a changed recipe is made anew
+    targets = [work / f"realistic-{REALISTIC_EDITS}-{half}-{n}-{seed}" for half, n, seed in ((0, counts[0], 5), (1, counts[1], 6))]
+    if not make and not all((t / "manifest.csv").is_file() for t in targets):
+        return None
+    out = []
+    for half, n, target in zip((0, 1), counts, targets):
+        if not (target / "manifest.csv").is_file():
+            base = Manifest([s for s in reals if _half(s) == half])
+            log(f"localization: {n} realistic edits from {len(base)} real images into {target}")
+            synthesize(base, target, n, kinds=(REALISTIC,), seed=5 + half, log=lambda m: None)
+        out.append(Manifest.read(target / "manifest.csv"))
     return out
 
 
@@ -204,12 +240,12 @@ def row_specs(localizers: list[str] | None, setups: str) -> list[tuple[str, str,
     learned = [n for n in registered(training_free=False) if n != "fusion-map"]
     specs = [(n, setup, SYNTH) for n in learned for setup in setups]
     specs += [(n, "C", ALIGNED_TRAINING) for n in ALIGNED_TRAINED if n in learned]
+    specs += [(n, "C", REALISTIC_TRAINING) for n in ALIGNED_TRAINED if n in learned]
     specs += [(n, "–", NO_TRAINING) for n in registered(training_free=True)]
     specs.append(("fusion-map", "C", ALIGNED_TRAINING))
     if localizers:
         wanted = set(localizers)
-        specs = [sp for sp in specs if (f"{sp[0]}+aligned" if sp[2] == ALIGNED_TRAINING and sp[0] != "fusion-map"
-                                        else sp[0]) in wanted]  # fmt: skip
+        specs = [sp for sp in specs if _asked_as({"localizer": sp[0], "training": sp[2]}) in wanted]
     return specs
 
 
@@ -254,8 +290,11 @@ def sets_needed(rows: list[dict]) -> set[str]:
     need = {"train", "synthetic", "real edits"}
     if any(r.get("training") == ALIGNED_TRAINING for r in rows):
         need.add("train+aligned")
-    if any("aligned-local" in r for r in rows):
-        need.add("aligned-local")
+    if any(r.get("training") == REALISTIC_TRAINING for r in rows):
+        need |= {"train+aligned", "train+realistic"}
+    for key in ("aligned-local", "realistic"):
+        if any(key in r for r in rows):
+            need.add(key)
     return need
 
 
@@ -287,16 +326,15 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     # aligned-local edits cost an autoencoder round trip each: made only when a row to run trains on them,
     # read when an earlier run made them (every new row is then scored on their test half too)
     sets = build_sets(manifest, work, n_train, n_test, n_auth, log, aligned=ALIGNED_N["quick" if quick else size],
-                      make_aligned=any(t == ALIGNED_TRAINING for *_, t in todo))  # fmt: skip
+                      make_aligned=any(t in (ALIGNED_TRAINING, REALISTIC_TRAINING) for *_, t in todo),
+                      realistic=REALISTIC_N["quick" if quick else size],
+                      make_realistic=any(t == REALISTIC_TRAINING for *_, t in todo))  # fmt: skip
     kept_sets = kept_set_descriptions(done_sets, sets, [*rows, *stale])
     if quick:
-        sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
-        if "train+aligned" in sets:
-            sets["train+aligned"] = Manifest([*sets["train"].samples, *[x for x in sets["train+aligned"]
-                                                                         if x.generator.startswith("fakescope-aligned")]])
-        sets["real edits"] = sets["real edits"].sample(12, seed=0)
+        quick_subsets(sets)
     # the baselines need only the masks: on the page from the first row on, also when a run is cut short
-    extra = {"baselines": {key: baselines(sets[key]) for key in ("synthetic", "real edits")},
+    extra = {"baselines": {key: baselines(sets[key]) for key in ("synthetic", "real edits", "realistic")
+                           if key in sets},  # fmt: skip
              "baselines_by_kind": {key: baseline_kinds(sets[key]) for key in ("synthetic", "real edits")}}
 
     def result() -> dict:
@@ -306,7 +344,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
 
     for name, setup, training in todo:
         t0 = time.time()
-        train = sets["train+aligned"] if training == ALIGNED_TRAINING else sets["train"]
+        train = sets[{ALIGNED_TRAINING: "train+aligned", REALISTIC_TRAINING: "train+realistic"}.get(training, "train")]
         if training == NO_TRAINING:
             loc = create_localizer(name)
             loc.cache_dir = work / "maps"
@@ -322,7 +360,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
         row = {"localizer": name, "setup": setup, "training": training, "settings": size, "device": dev,
                "versions": row_versions(name, size), "train_seconds": round(time.time() - t0, 1),
                "trained_on": trained_on}  # fmt: skip
-        for key in ("synthetic", "real edits", "aligned-local"):
+        for key in ("synthetic", "real edits", "aligned-local", "realistic"):
             if key in sets:
                 row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
         rows.append(row)
@@ -333,6 +371,17 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             f"IoU {r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}, "
             f"FP area {row['synthetic']['per_image']['false_positive_area_authentic']:.3f}")
     return result()
+
+
+def quick_subsets(sets: dict) -> None:
+    """A quick run's smaller sets, in place: 120 training images (stratified by label), the edits that only
+    the aligned-local and realistic training sets add kept whole, 12 real edits."""
+    sets["train"] = sets["train"].sample(120, seed=0, stratify="label")
+    for key, kinds in (("train+aligned", ("fakescope-aligned",)),
+                       ("train+realistic", ("fakescope-aligned", "fakescope-realistic"))):  # fmt: skip
+        if key in sets:
+            sets[key] = Manifest([*sets["train"].samples, *[x for x in sets[key] if x.generator.startswith(kinds)]])
+    sets["real edits"] = sets["real edits"].sample(12, seed=0)
 
 
 def baseline_kinds(test: Manifest) -> dict:
@@ -368,6 +417,8 @@ def row_label(r: dict) -> str:
         return f"{r['localizer']} (classical)"
     if training == ALIGNED_TRAINING and r["localizer"] != "fusion-map":
         return f"{r['localizer']} +aligned-local"
+    if training == REALISTIC_TRAINING:
+        return f"{r['localizer']} +realistic"
     return r["localizer"]
 
 
@@ -382,8 +433,10 @@ def _current_here(row: dict, size: str) -> bool:
 
 def _asked_as(r: dict) -> str:
     """The name that asks for this row with ``--localizers``."""
-    aligned = r.get("training") == ALIGNED_TRAINING and r["localizer"] != "fusion-map"
-    return f"{r['localizer']}+aligned" if aligned else r["localizer"]
+    if r["localizer"] == "fusion-map":
+        return r["localizer"]
+    suffix = {ALIGNED_TRAINING: "+aligned", REALISTIC_TRAINING: "+realistic"}.get(r.get("training"), "")
+    return r["localizer"] + suffix
 
 
 def meets_bar(row: dict, baseline: dict) -> bool:
@@ -420,6 +473,19 @@ def _fused(loc: dict) -> str:
     return "the maps of " + ", ".join(members) if members else "the +aligned-local learned maps and classical ones"
 
 
+def _realistic_rows(sets: dict) -> str:
+    """The sentence on the rows that train on realistic edits, when the data sets of some row include them."""
+    if "train+realistic" not in sets:
+        return ""
+    extra = sets["train+realistic"]["n"] - sets.get("train+aligned", sets["train"])["n"]
+    test = sets.get("realistic", {}).get("n")
+    return (f" Rows *+realistic* (setup C) train on those and on {extra} realistic edits too (`fakescope synth "
+            "--kinds realistic`): regions of 3% to 85% of the image, content spliced from a photo of another source "
+            "(another camera or collection; JPEG-encoded at its own quality), moved within the image or inpainted, colour-matched, and the result "
+            "JPEG-encoded two times in three, as hand-made forgeries are"
+            + (f"; {test} more, from the test half, are a test set of their own." if test else "."))
+
+
 def render_localization(loc: dict) -> list[str]:
     from .report import fmt
 
@@ -435,8 +501,9 @@ def render_localization(loc: dict) -> list[str]:
         "the partial ones are `fakescope synth` edits of real images). Rows *+aligned-local* (setup C) also train "
         f"on {sets.get('train+aligned', sets['train'])['n'] - sets['train']['n']} aligned-local edits: a region of a "
         "real image re-made by an autoencoder (TAEF2, or our own when its weights are not given) and blended back "
-        "with its exact mask. *(classical)* rows are training-free forensic traces; *fusion-map* fuses "
-        f"{_fused(loc)} with a per-pixel logistic regression fitted on synthetic edits only. Maps thresholded at 0.5.",
+        f"with its exact mask.{_realistic_rows(sets)} *(classical)* rows are training-free forensic traces; "
+        f"*fusion-map* fuses {_fused(loc)} with a per-pixel logistic regression fitted on synthetic edits only. "
+        "Maps thresholded at 0.5.",
         "",
         f"- *synthetic*: {sets['synthetic']['n']} images, synthetic edits of real images none of the training "
         "edits came from, plus authentic real images (their correct map is empty).",
@@ -456,7 +523,7 @@ def render_localization(loc: dict) -> list[str]:
     rows = [{"localizer": f"*baseline: {name}*", "setup": "–", "real edits": loc["baselines"]["real edits"][name],
              "synthetic": loc["baselines"]["synthetic"][name]} for name in ("flag everything", "flag nothing")
             if loc.get("baselines")]  # fmt: skip
-    order = {SYNTH: 0, ALIGNED_TRAINING: 1, NO_TRAINING: 2}
+    order = {SYNTH: 0, ALIGNED_TRAINING: 1, REALISTIC_TRAINING: 2, NO_TRAINING: 3}
     ranked = sorted(loc["rows"], key=lambda r: (r["localizer"] == "fusion-map", order.get(r.get("training", SYNTH), 0),
                                                 r["localizer"], r["setup"]))  # fmt: skip
     stale = [r for r in ranked if not _current_here(r, loc["settings"])]
@@ -505,21 +572,27 @@ def _render_kinds(loc: dict, rows: list[dict], fmt, stale: list[dict] = ()) -> l
     synth_kinds = sorted(loc["sets"]["synthetic"].get("kinds", {}))
     n_real, n_syn = loc["sets"]["real edits"].get("kinds", {}), loc["sets"]["synthetic"].get("kinds", {})
     head = ([f"real {k} ({n_real[k]})" for k in real_kinds] + [f"synth {k} ({n_syn[k]})" for k in synth_kinds]
-            + [f"aligned-local ({loc['sets'].get('aligned-local', {}).get('n', 0)})"])  # fmt: skip
+            + [f"aligned-local ({loc['sets'].get('aligned-local', {}).get('n', 0)})"]
+            + ([f"realistic ({loc['sets']['realistic']['n']})"] if "realistic" in loc["sets"] else []))  # fmt: skip
     lines = ["### Pixel F1 per kind of edit", "",
              "Per-image pixel F1 averaged over the edits of each kind (count in brackets). Real edits by the kind "
              "their manifest rows name (generator and family): inpainting (LaMa removal, SD fill and background "
              "replacement), and *splice or copy-move* for the hand-made forgeries, whose rows do not say which; "
-             "synthetic: the test edits by `fakescope synth` kind, and aligned-local test edits.", "",
+             "synthetic: the test edits by `fakescope synth` kind, and the aligned-local (and realistic) test "
+             "edits.", "",
              "| localizer | setup | " + " | ".join(head) + " |",
              "|---|---|" + "---:|" * len(head)]  # fmt: skip
     flag = loc.get("baselines_by_kind") or {}
+    own_sets = ["aligned-local", *(["realistic"] if "realistic" in loc["sets"] else [])]
     table = [(row_label(r) + (" †" if r in stale else ""), r["setup"], r["real edits"]["by_kind"],
-              r["synthetic"]["by_kind"], r.get("aligned-local", {}).get("per_image", {}).get("f1_manipulated"))
+              r["synthetic"]["by_kind"], [r.get(k, {}).get("per_image", {}).get("f1_manipulated") for k in own_sets])
              for r in rows]  # fmt: skip
     if flag:
-        table.append(("*baseline: flag everything*", "–", flag.get("real edits", {}), flag.get("synthetic", {}), None))
-    for label, setup, real, syn, al in table:
+        everything = [(loc.get("baselines") or {}).get(k, {}).get("flag everything", {}).get("per_image", {})
+                      .get("f1_manipulated") for k in own_sets]  # fmt: skip
+        table.append(("*baseline: flag everything*", "–", flag.get("real edits", {}), flag.get("synthetic", {}),
+                      everything))  # fmt: skip
+    for label, setup, real, syn, own in table:
         cells = [fmt(real.get(k, {}).get("f1")) for k in real_kinds] + [fmt(syn.get(k, {}).get("f1")) for k in synth_kinds]
-        lines.append(f"| {label} | {setup} | " + " | ".join([*cells, fmt(al)]) + " |")
+        lines.append(f"| {label} | {setup} | " + " | ".join([*cells, *map(fmt, own)]) + " |")
     return [*lines, ""]

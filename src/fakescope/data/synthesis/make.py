@@ -13,12 +13,14 @@ from ...io import ImageLoadError, load_image
 from ..manifest import Manifest, Sample, file_sha256
 from .aligned import KINDS as ALIGNED_KINDS
 from .aligned import aligned, aligned_local
-from .local import copy_move, inpaint, splice
+from .local import copy_move, inpaint, realistic, splice
 from .sbi import self_blend_faces
 
 #: kinds that need no autoencoder (the default set)
 ALL_KINDS = ("sbi", "inpaint", "copy-move", "splice")
-KNOWN_KINDS = ALL_KINDS + ALIGNED_KINDS
+#: forgeries shaped like hand-made ones (large regions, other cameras' content, JPEG after the edit): asked for
+REALISTIC = "realistic"
+KNOWN_KINDS = ALL_KINDS + (REALISTIC,) + ALIGNED_KINDS
 #: Every synthetic row carries this source, so reports keep it apart from real edits.
 SYNTH_SOURCE = "fakescope-synth"
 
@@ -28,7 +30,8 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
                log: Callable[[str], None] = lambda m: None) -> Manifest:  # fmt: skip
     """Make ``n`` fakes from the real images of ``manifest``.
 
-    Outputs are lossless PNG (the edit is the only change), masks are PNG with
+    Outputs are lossless PNG (the edit is the only change) but for ``realistic`` edits that ask to be
+    shared as JPEG (written as JPEG at their quality, see :func:`.local.realistic`); masks are PNG with
     255 = manipulated, and ``out/manifest.csv`` lists them with source
     ``fakescope-synth``: label ``partial`` and generator ``fakescope-<kind>`` for
     local edits; for the aligned kinds (which need ``autoencoder``) generator
@@ -79,6 +82,9 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
                 edit = inpaint(img, rng)
             elif kind == "copy-move":
                 edit = copy_move(img, rng)
+            elif kind == REALISTIC:
+                donor = _other_camera(donor_pool, base, rng)
+                edit = realistic(img, rng, load_image(donor.file) if donor is not None else None)
             else:
                 donor = donor_pool[int(rng.integers(len(donor_pool)))]
                 edit = splice(img, load_image(donor.file), rng)
@@ -91,8 +97,9 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
         mask = edit.binary_mask
         if kind not in ALIGNED_KINDS:
             stem = f"{len(rows):05d}-{kind}"
-        img_path = out / "images" / f"{stem}.png"
-        edit.image.save(img_path)
+        quality = getattr(edit, "params", {}).get("jpeg")
+        img_path = out / "images" / f"{stem}.{'jpg' if quality else 'png'}"
+        edit.image.save(img_path, **({"quality": quality} if quality else {}))
         Image.fromarray(mask * 255).save(out / "masks" / f"{stem}.png")
         if kind == "aligned":
             made_aligned.add(base.key)
@@ -103,6 +110,17 @@ def synthesize(manifest: Manifest, out: str | Path, n: int, kinds: tuple[str, ..
     result = Manifest(rows, root=out, name="synthetic")
     result.write(out / "manifest.csv")
     return result
+
+
+def _other_camera(pool: list[Sample], base: Sample, rng: np.random.Generator) -> Sample | None:
+    """A real image of another source than ``base`` (another camera or collection, as a spliced-in part comes
+    from); else any other real image, else any other image; None when ``pool`` holds no other image."""
+    for keep in (lambda s: s.label == "real" and s.source != base.source, lambda s: s.label == "real",
+                 lambda s: True):  # fmt: skip
+        others = [s for s in pool if keep(s) and s.file != base.file]
+        if others:
+            return others[int(rng.integers(len(others)))]
+    return None
 
 
 def _aligned_stem(base: Sample, img, kind: str, ae, index: int) -> str:
@@ -118,9 +136,10 @@ def _row(img_path: Path, out: Path, stem: str, kind: str, base: Sample, img, ae)
     whole = kind == "aligned"
     generator = f"fakescope-{kind}" + (f"-{ae.name}" if kind in ALIGNED_KINDS else "")
     return Sample(
-        path=f"images/{stem}.png", label="fake" if whole else "partial", generator=generator,
+        path=f"images/{img_path.name}", label="fake" if whole else "partial", generator=generator,
         family="autoencoder" if whole else "synthetic", source=SYNTH_SOURCE, license=base.license,
         mask=f"masks/{stem}.png", width=img.width, height=img.height, orig_width=img.width,
-        orig_height=img.height, orig_format="PNG", sha256=file_sha256(img_path),
+        orig_height=img.height, orig_format="JPEG" if img_path.suffix == ".jpg" else "PNG",
+        sha256=file_sha256(img_path),
         pair=base.sha256 or file_sha256(base.file),
     )  # fmt: skip
