@@ -177,6 +177,9 @@ def test_realistic_rows_are_asked_for_by_name_need_their_sets_and_get_a_column_o
 
     specs = row_specs(["sida+realistic", "dadf+aligned", "ela"], "ABC")
     assert specs == [("dadf", "C", ALIGNED_TRAINING), ("sida", "C", REALISTIC_TRAINING), ("ela", "–", NO_TRAINING)]
+    assert row_specs(["fusion-map"], "ABC") == [("fusion-map", "C", ALIGNED_TRAINING)]
+    assert row_specs(["fusion-map+realistic"], "ABC") == [("fusion-map", "C", REALISTIC_TRAINING)]
+    assert row_label({"localizer": "fusion-map", "training": REALISTIC_TRAINING}) == "fusion-map +realistic"
     row = {**_row("sida", "C", REALISTIC_TRAINING, f1=0.41, fp=0.2), "realistic": {"per_image": {"f1_manipulated": 0.6}}}
     assert row_label(row) == "sida +realistic"
     assert {"train+aligned", "train+realistic", "realistic"} <= sets_needed([row])  # it trains on both

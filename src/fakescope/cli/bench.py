@@ -31,7 +31,7 @@ def benchmark_command(
                                       "A, B, C) and add its table to the page."),  # fmt: skip
     localizers: str = typer.Option("", help="With --localization: only these rows (comma-separated: a learned "
                                    "localizer's A/B/C rows by name, its aligned-local row as NAME+aligned, its realistic-edits row as NAME+realistic, a "
-                                   "classical localizer, fusion-map); rows already on the page are kept unless "
+                                   "classical localizer, fusion-map, fusion-map+realistic); rows already on the page are kept unless "
                                    "a localizer they come from has a newer revision (marked stale on the page)."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip

@@ -242,7 +242,7 @@ def row_specs(localizers: list[str] | None, setups: str) -> list[tuple[str, str,
     specs += [(n, "C", ALIGNED_TRAINING) for n in ALIGNED_TRAINED if n in learned]
     specs += [(n, "C", REALISTIC_TRAINING) for n in ALIGNED_TRAINED if n in learned]
     specs += [(n, "–", NO_TRAINING) for n in registered(training_free=True)]
-    specs.append(("fusion-map", "C", ALIGNED_TRAINING))
+    specs += [("fusion-map", "C", ALIGNED_TRAINING), ("fusion-map", "C", REALISTIC_TRAINING)]
     if localizers:
         wanted = set(localizers)
         specs = [sp for sp in specs if _asked_as({"localizer": sp[0], "training": sp[2]}) in wanted]
@@ -432,8 +432,9 @@ def _current_here(row: dict, size: str) -> bool:
 
 
 def _asked_as(r: dict) -> str:
-    """The name that asks for this row with ``--localizers``."""
-    if r["localizer"] == "fusion-map":
+    """The name that asks for this row with ``--localizers`` (the fusion's aligned-local row is plain
+    ``fusion-map``: it is the fusion's standard training)."""
+    if r["localizer"] == "fusion-map" and r.get("training") == ALIGNED_TRAINING:
         return r["localizer"]
     suffix = {ALIGNED_TRAINING: "+aligned", REALISTIC_TRAINING: "+realistic"}.get(r.get("training"), "")
     return r["localizer"] + suffix
@@ -468,7 +469,8 @@ def best_row(loc: dict) -> tuple[dict | None, bool]:
 
 def _fused(loc: dict) -> str:
     """The maps the fusion row fuses, as its training record names them."""
-    row = next((r for r in loc.get("rows") or [] if r["localizer"] == "fusion-map"), None)
+    row = next((r for r in loc.get("rows") or [] if r["localizer"] == "fusion-map"
+                and r.get("training", ALIGNED_TRAINING) == ALIGNED_TRAINING), None)  # fmt: skip
     members = (row or {}).get("trained_on", {}).get("members")
     return "the maps of " + ", ".join(members) if members else "the +aligned-local learned maps and classical ones"
 
@@ -502,8 +504,10 @@ def render_localization(loc: dict) -> list[str]:
         f"on {sets.get('train+aligned', sets['train'])['n'] - sets['train']['n']} aligned-local edits: a region of a "
         "real image re-made by an autoencoder (TAEF2, or our own when its weights are not given) and blended back "
         f"with its exact mask.{_realistic_rows(sets)} *(classical)* rows are training-free forensic traces; "
-        f"*fusion-map* fuses {_fused(loc)} with a per-pixel logistic regression fitted on synthetic edits only. "
-        "Maps thresholded at 0.5.",
+        f"*fusion-map* fuses {_fused(loc)} with a per-pixel logistic regression fitted on synthetic edits only"
+        + (" (*fusion-map +realistic*: its learned members train, and the regression is fitted, with the realistic "
+           "edits too)" if any(_asked_as(r) == "fusion-map+realistic" for r in loc["rows"]) else "")
+        + ". Maps thresholded at 0.5.",
         "",
         f"- *synthetic*: {sets['synthetic']['n']} images, synthetic edits of real images none of the training "
         "edits came from, plus authentic real images (their correct map is empty).",
