@@ -30,9 +30,10 @@ def benchmark_command(
     localization: bool = typer.Option(False, help="Run the localization benchmark (every localizer under setups "
                                       "A, B, C) and add its table to the page."),  # fmt: skip
     localizers: str = typer.Option("", help="With --localization: only these rows (comma-separated: a learned "
-                                   "localizer's A/B/C rows by name, its aligned-local row as NAME+aligned, its realistic-edits row as NAME+realistic, a "
-                                   "classical localizer, fusion-map, fusion-map+realistic); rows already on the page are kept unless "
-                                   "a localizer they come from has a newer revision (marked stale on the page)."),  # fmt: skip
+                                   "localizer's A/B/C rows by name, its aligned-local row as NAME+aligned, its "
+                                   "realistic-edits row as NAME+realistic, a classical localizer, fusion-map, "
+                                   "fusion-map+realistic); rows already on the page are kept unless a localizer "
+                                   "they come from has a newer revision (marked stale on the page)."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
     recipes: str = typer.Option("", help="Comma-separated training recipes to run (paired, all; default: each "

@@ -14,7 +14,7 @@ def synth_command(
     out: Path = typer.Option(..., "--out", "-o", help="Folder for images/, masks/ and manifest.csv."),
     n: int = typer.Option(100, "-n", min=1, help="How many edited images to make."),
     kinds: str = typer.Option("sbi,inpaint,copy-move,splice", help="Comma-separated: sbi, inpaint, copy-move, "
-                              "splice, realistic (large regions, other cameras' content, JPEG after the edit), "
+                              "splice, realistic (large regions, content from another source's photo, JPEG after the edit), "
                               "aligned, aligned-local."),
     donors: Path = typer.Option(None, help="Manifest of images to splice from (default: the input manifest)."),
     seed: int = typer.Option(0, help="Random seed; the same seed gives the same data set."),

@@ -14,8 +14,8 @@ Data, all derived from the benchmark manifest, deterministically:
   weights, else one of our own trained on the first-half reals; exact masks) from each half: the
   first half's join the training data of the learned localizers in :data:`ALIGNED_TRAINED` (rows
   "+aligned-local", setup C) and of the fusion; the second half's are a test set of their own;
-- realistic edits (``fakescope synth --kinds realistic``: large regions, splices from another camera's
-  photo, JPEG after the edit, as hand-made forgeries are) from each half likewise: the first half's
+- realistic edits (``fakescope synth --kinds realistic``: large regions, splices from a photo of
+  another source, JPEG after the edit, as hand-made forgeries are) from each half likewise: the first half's
   join the aligned-local ones in the training data of rows "+realistic" (setup C); the second half's
   are a test set of their own.
 
@@ -59,6 +59,9 @@ FUSION = {"full": {"fusion_images": 240},
           "reduced": {"fusion_images": 100, "samples_per_image": 800}}  # fmt: skip
 SYNTH, ALIGNED_TRAINING, NO_TRAINING = "synth", "synth+aligned-local", "none"
 REALISTIC_TRAINING = "synth+aligned-local+realistic"
+#: the training set (a key of :func:`build_sets`' result) of each kind of training, and how a row names it
+TRAINING_SET = {SYNTH: "train", ALIGNED_TRAINING: "train+aligned", REALISTIC_TRAINING: "train+realistic"}
+SUFFIX = {ALIGNED_TRAINING: ("+aligned", " +aligned-local"), REALISTIC_TRAINING: ("+realistic", " +realistic")}
 #: kinds of the data set's real edits (see :func:`edit_kind`)
 REAL_KINDS = ("copy-move", "splice", "splice or copy-move", "inpainting", "other manual")
 
@@ -157,7 +160,8 @@ def _realistic_sets(reals: list[Sample], work: Path, counts: tuple[int, int] | N
     if not counts:
         return None
     # the version of the edits (:data:`REALISTIC_EDITS`) names their folder: a changed recipe is made anew
-    targets = [work / f"realistic-{REALISTIC_EDITS}-{half}-{n}-{seed}" for half, n, seed in ((0, counts[0], 5), (1, counts[1], 6))]
+    targets = [work / f"realistic-{REALISTIC_EDITS}-{half}-{n}-{seed}"
+               for half, n, seed in ((0, counts[0], 5), (1, counts[1], 6))]  # fmt: skip
     if not make and not all((t / "manifest.csv").is_file() for t in targets):
         return None
     out = []
@@ -288,10 +292,10 @@ def plan_rows(specs: list[tuple[str, str, str]], done: list[dict], size: str) ->
 def sets_needed(rows: list[dict]) -> set[str]:
     """The data sets the numbers of ``rows`` come from (keys of :func:`build_sets`' result)."""
     need = {"train", "synthetic", "real edits"}
-    if any(r.get("training") == ALIGNED_TRAINING for r in rows):
+    trainings = {r.get("training") for r in rows}
+    need |= {TRAINING_SET[t] for t in trainings if t in TRAINING_SET}
+    if REALISTIC_TRAINING in trainings:  # its description counts the edits it adds to the aligned-local set
         need.add("train+aligned")
-    if any(r.get("training") == REALISTIC_TRAINING for r in rows):
-        need |= {"train+aligned", "train+realistic"}
     for key in ("aligned-local", "realistic"):
         if any(key in r for r in rows):
             need.add(key)
@@ -344,7 +348,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
 
     for name, setup, training in todo:
         t0 = time.time()
-        train = sets[{ALIGNED_TRAINING: "train+aligned", REALISTIC_TRAINING: "train+realistic"}.get(training, "train")]
+        train = sets[TRAINING_SET.get(training, "train")]
         if training == NO_TRAINING:
             loc = create_localizer(name)
             loc.cache_dir = work / "maps"
@@ -415,11 +419,9 @@ def row_label(r: dict) -> str:
     training = r.get("training", SYNTH)
     if training == NO_TRAINING:
         return f"{r['localizer']} (classical)"
-    if training == ALIGNED_TRAINING and r["localizer"] != "fusion-map":
-        return f"{r['localizer']} +aligned-local"
-    if training == REALISTIC_TRAINING:
-        return f"{r['localizer']} +realistic"
-    return r["localizer"]
+    if training == ALIGNED_TRAINING and r["localizer"] == "fusion-map":
+        return r["localizer"]
+    return r["localizer"] + SUFFIX.get(training, ("", ""))[1]
 
 
 def _current_here(row: dict, size: str) -> bool:
@@ -436,8 +438,7 @@ def _asked_as(r: dict) -> str:
     ``fusion-map``: it is the fusion's standard training)."""
     if r["localizer"] == "fusion-map" and r.get("training") == ALIGNED_TRAINING:
         return r["localizer"]
-    suffix = {ALIGNED_TRAINING: "+aligned", REALISTIC_TRAINING: "+realistic"}.get(r.get("training"), "")
-    return r["localizer"] + suffix
+    return r["localizer"] + SUFFIX.get(r.get("training"), ("", ""))[0]
 
 
 def meets_bar(row: dict, baseline: dict) -> bool:
@@ -482,9 +483,9 @@ def _realistic_rows(sets: dict) -> str:
     extra = sets["train+realistic"]["n"] - sets.get("train+aligned", sets["train"])["n"]
     test = sets.get("realistic", {}).get("n")
     return (f" Rows *+realistic* (setup C) train on those and on {extra} realistic edits too (`fakescope synth "
-            "--kinds realistic`): regions of 3% to 85% of the image, content spliced from a photo of another source "
-            "(another camera or collection; JPEG-encoded at its own quality), moved within the image or inpainted, colour-matched, and the result "
-            "JPEG-encoded two times in three, as hand-made forgeries are"
+            "--kinds realistic`): regions of 3% to 85% of the image, content spliced from a photo of another "
+            "source (another camera or collection; JPEG-encoded at its own quality), moved within the image or "
+            "inpainted, colour-matched, and the result JPEG-encoded two times in three, as hand-made forgeries are"
             + (f"; {test} more, from the test half, are a test set of their own." if test else "."))
 
 

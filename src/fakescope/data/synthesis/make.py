@@ -18,7 +18,8 @@ from .sbi import self_blend_faces
 
 #: kinds that need no autoencoder (the default set)
 ALL_KINDS = ("sbi", "inpaint", "copy-move", "splice")
-#: forgeries shaped like hand-made ones (large regions, other cameras' content, JPEG after the edit): asked for
+#: forgeries shaped like hand-made ones (large regions, content from another source, JPEG after the edit):
+#: only when asked for
 REALISTIC = "realistic"
 KNOWN_KINDS = ALL_KINDS + (REALISTIC,) + ALIGNED_KINDS
 #: Every synthetic row carries this source, so reports keep it apart from real edits.
