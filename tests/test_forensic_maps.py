@@ -193,3 +193,31 @@ def test_jpeg_dq_flags_little_of_authentic_jpegs_whose_blocks_all_look_alike(sha
     loc = create("jpeg-dq")
     flagged = [(loc.localize(Image.open(shared_data / r["path"]))["map"] >= 0.5).mean() for r in rows[::40][:25]]
     assert len(flagged) >= 20 and np.mean(flagged) < 0.05
+
+
+def _texture_edit(rng, rows: slice, cols: slice) -> tuple[np.ndarray, np.ndarray]:
+    """A photo whose noise is white except in one region, where it is as strong but spatially correlated (another
+    camera's demosaicing and denoising): the same noise level, another noise texture."""
+    base = ndimage.gaussian_filter(np.asarray(natural_image(rng, 256), float), (1, 1, 0))
+    white = rng.normal(0, 3.0, base.shape)
+    correlated = ndimage.gaussian_filter(rng.normal(0, 1, base.shape), (0.8, 0.8, 0))
+    mask = np.zeros((256, 256), bool)
+    mask[rows, cols] = True
+    noise = np.where(mask[..., None], correlated * 3.0 / correlated.std(), white)
+    return np.clip(np.round(base + noise), 0, 255).astype(np.uint8), mask
+
+
+def test_splicebuster_finds_a_region_with_the_same_noise_level_but_another_texture():
+    img, mask = _texture_edit(np.random.default_rng(5), slice(64, 160), slice(80, 176))
+    m = create("splicebuster").localize(Image.fromarray(img))["map"]
+    inner = ndimage.binary_erosion(mask, iterations=16)  # windows straddling the border mix both textures
+    outer = ~ndimage.binary_dilation(mask, iterations=16)
+    assert m[inner].mean() > 0.8 and m[outer].mean() < 0.1
+
+
+def test_splicebuster_marks_the_smaller_part_of_the_image():
+    """The mixture cannot tell which cluster was edited: it marks the smaller (documented on its card)."""
+    img, mask = _texture_edit(np.random.default_rng(6), slice(0, 256), slice(0, 176))  # edit: 69% of the image
+    m = create("splicebuster").localize(Image.fromarray(img))["map"]
+    assert m[ndimage.binary_erosion(~mask, iterations=16)].mean() > 0.8
+    assert m[ndimage.binary_erosion(mask, iterations=16)].mean() < 0.1

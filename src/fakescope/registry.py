@@ -65,6 +65,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.localize.sida": (("torch",), ("sida",)),
     "fakescope.localize.dadf": (("torch",), ("dadf",)),
     "fakescope.localize.noise_level": ((), ("noise-level",)),
+    "fakescope.localize.splicebuster": ((), ("splicebuster",)),
     "fakescope.localize.copy_move": ((), ("copy-move",)),
     "fakescope.localize.jpeg": ((), ("jpeg-dq", "jpeg-grid", "ela")),
     "fakescope.localize.fusion": (("torch",), ("fusion-map",)),
