@@ -3,9 +3,11 @@ reliability (after TruFor, Guillaro et al. CVPR 2023, which fuses a learned nois
 evidence and gives a confidence map beside the anomaly map).
 
 Members are learned localizers (trained here under setup C) and classical, training-free traces
-(:mod:`.forensic`). On a grid of ``cell`` px, each member gives three features: its map, the map's
+(:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its map, the map's
 departure from the image's own median (a trace that is high everywhere says less than one that stands
-out), and its mean over a wider neighbourhood (``context`` cells); the image adds one local statistic,
+out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top stands out of
+its median over the whole image (an image-level term: added to the logit, it holds a whole map down
+where no trace stands out, as a gate would); the image adds one local statistic,
 its brightness spread (flat areas leave most traces silent). A logistic regression over these features,
 fitted on synthetic edits only, gives the fused map. Its threshold is chosen on the same images for the
 best mean pixel F1 with at most ``max_fp_area`` of authentic images flagged, and the map is rescaled so
@@ -38,9 +40,10 @@ from ..types import Card, NotFittedError, field_types, strict_config
 
 PAPER = ("Guillaro, Cozzolino, Sud, Dufour, Verdoliva. TruFor: Leveraging all-round clues for trustworthy "
          "image forgery detection and localization. CVPR 2023 (fusion of traces with a reliability map)")  # fmt: skip
-SUMMARY = ("fusion of learned (sida, dadf, mau-net) and classical (noise level, ELA, JPEG grid, copy-move) maps by a "
+SUMMARY = ("fusion of learned (sida, dadf, mau-net) and classical (noise level, ELA, JPEG grid, copy-move, "
+           "splicebuster) maps by a "
            "per-pixel logistic regression fitted on synthetic edits; reliability map; names the agreeing traces")  # fmt: skip
-FEATURES = ("map", "vs image median", "neighbourhood mean")
+FEATURES = ("map", "vs image median", "neighbourhood mean", "image stand-out")
 
 
 @dataclass
@@ -51,7 +54,7 @@ class FusionConfig:
     # training-free members. jpeg-dq is left out by default: it reads the quantisation tables of JPEG files, and
     # the synthetic edits the fusion fits on are PNG files, so its map is silent on them and its weight would be
     # fitted on a handful of pixels
-    classical: str = "noise-level,ela,jpeg-grid,copy-move"
+    classical: str = "noise-level,ela,jpeg-grid,copy-move,splicebuster"
     # settings of the learned members (the benchmark passes its reduced ones on a CPU)
     epochs: int = 8
     crops_per_image: int = 3
@@ -106,8 +109,9 @@ class FusionLocalizer:
     training_free = False
     name = "fusion-map"
     #: revision of the fusion itself (its features, regression, threshold, default members); its members have
-    #: their own. 2: copy-move in, jpeg-dq out of the default members
-    version = 2
+    #: their own. 2: copy-move in, jpeg-dq out of the default members; 3: splicebuster in, an image-level
+    #: feature per member
+    version = 3
     summary = SUMMARY
     paper = PAPER
     #: where the classical members keep their maps (see :attr:`ForensicLocalizer.cache_dir`), or None
@@ -138,12 +142,17 @@ class FusionLocalizer:
         return {name: np.asarray(m.map(rgb), dtype=np.float32) for name, m in self.members_.items()}
 
     def features(self, img: Image.Image, maps: dict[str, np.ndarray]) -> np.ndarray:
-        """(gh, gw, F) features on the cell grid: three per member (:data:`FEATURES`), then brightness spread."""
+        """(gh, gw, F) features on the cell grid: four per member (:data:`FEATURES`), then brightness spread.
+        The fourth, how far the map's top stands out of its median (its 99th percentile minus its median), is
+        the same in every cell of an image: an image-level term that lets the regression raise or lower the
+        whole map (a trace that marks nothing special on an authentic image holds every pixel down)."""
         cfg = self.config
         feats = []
         for m in maps.values():
             c = _cells(m, cfg.cell)
-            feats += [c, c - np.median(c), ndimage.gaussian_filter(c, cfg.context, mode="reflect")]
+            med = np.median(c)
+            feats += [c, c - med, ndimage.gaussian_filter(c, cfg.context, mode="reflect"),
+                      np.full_like(c, np.quantile(c, 0.99) - med)]  # fmt: skip
         y = np.asarray(img.convert("L"), dtype=np.float32)
         spread = np.sqrt(np.maximum(_cells(y**2, cfg.cell) - _cells(y, cfg.cell) ** 2, 0))
         feats.append(np.log1p(ndimage.uniform_filter(spread, 3)) / 4)
@@ -153,7 +162,7 @@ class FusionLocalizer:
         return ((f - self.mean_) / self.std_) @ self.coef_ + self.intercept_
 
     def _contributions(self, f: np.ndarray) -> np.ndarray:
-        """(M, gh, gw): each member's share of the logit (its three features' terms)."""
+        """(M, gh, gw): each member's share of the logit (its features' terms)."""
         z = (f - self.mean_) / self.std_ * self.coef_
         k = len(FEATURES)
         return np.stack([z[..., i * k : (i + 1) * k].sum(-1) for i in range(len(self.members_))])
