@@ -34,6 +34,10 @@ def benchmark_command(
                                    "realistic-edits row as NAME+realistic, a classical localizer, fusion-map, "
                                    "fusion-map+realistic); rows already on the page are kept unless a localizer "
                                    "they come from has a newer revision (marked stale on the page)."),  # fmt: skip
+    keep_localizers: Path = typer.Option(None, help="With --localization: save every localizer trained for a new "
+                                         "row in this folder (DIR/NAME, named as --localizers names it), its "
+                                         "card carrying the row's numbers; the shipped default localizer is one "
+                                         "of them."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
     recipes: str = typer.Option("", help="Comma-separated training recipes to run (paired, all; default: each "
@@ -60,7 +64,7 @@ def benchmark_command(
         from ..evaluation.benchmark import localization_benchmark
 
         names = [n.strip() for n in localizers.split(",") if n.strip()]
-        localization_benchmark(manifest, out, quick=quick, localizers=names or None, log=log)
+        localization_benchmark(manifest, out, quick=quick, localizers=names or None, log=log, keep=keep_localizers)
         err.print(f"wrote {out}", highlight=False)
         return
     if merge:

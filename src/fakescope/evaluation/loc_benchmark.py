@@ -311,11 +311,13 @@ def kept_set_descriptions(done_sets: dict | None, built: dict, rows: list[dict])
 
 def run_localization(manifest: Manifest, work: Path, localizers: list[str] | None = None,
                      setups: str = "ABC", quick: bool = False, log=print, done: list[dict] | None = None,
-                     on_row=None, done_sets: dict | None = None) -> dict:  # fmt: skip
+                     on_row=None, done_sets: dict | None = None, keep: Path | None = None) -> dict:  # fmt: skip
     """Train and score every localizer under every setup. Rows in ``done`` made with the same settings and
     the current revisions are kept, not redone (the benchmark resumes; :func:`plan_rows`), and so is the
     description in ``done_sets`` of the data sets the kept rows used when this run does not build them;
-    ``on_row`` gets the results after each new row."""
+    ``on_row`` gets the results after each new row. With ``keep``, every localizer trained for a new row is
+    saved in ``keep/``:func:`kept_name`, its card carrying the row's numbers (:func:`row_metrics`): the very
+    model the table measured, ready to ship."""
     from ..train.loop import device
 
     dev = str(device())
@@ -368,6 +370,10 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             if key in sets:
                 row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
         rows.append(row)
+        if keep is not None and training != NO_TRAINING:
+            loc.metrics_ = row_metrics(row, extra["baselines"])
+            loc.save(Path(keep) / kept_name(row))
+            log(f"localization: kept {row_label(row)} ({setup}) in {Path(keep) / kept_name(row)}")
         if on_row:
             on_row(result())
         r = row["real edits"]["per_image"]
@@ -375,6 +381,34 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             f"IoU {r['iou_manipulated']:.3f}; synthetic F1 {row['synthetic']['per_image']['f1_manipulated']:.3f}, "
             f"FP area {row['synthetic']['per_image']['false_positive_area_authentic']:.3f}")
     return result()
+
+
+def kept_name(row: dict) -> str:
+    """The folder a row's trained localizer is kept in: ``NAME-SETUP`` for the rows of the three setups, else
+    the name that asks for the row (``sida+realistic``, ``fusion-map``, ...)."""
+    return f"{row['localizer']}-{row['setup']}" if row.get("training", SYNTH) == SYNTH else _asked_as(row)
+
+
+def row_metrics(row: dict, baselines: dict) -> dict:
+    """What a localizer's card says of its benchmark row: the real-edit and synthetic per-image metrics, the
+    false-positive area on authentic images, *flag everything* on the same real edits, and the bar."""
+    real, synthetic = row["real edits"], row["synthetic"]
+    flag = baselines["real edits"]["flag everything"]["per_image"]["f1_manipulated"]
+    f1 = real["per_image"]["f1_manipulated"]
+    fp = synthetic["per_image"]["false_positive_area_authentic"]
+    return {
+        "real_partial_edits": {"n": real["n"], "per_image": real["per_image"], "pooled": real["pooled"],
+                               "by_kind": real.get("by_kind", {}),
+                               "source": "the data set's partial edits with masks (never trained on), map at 0.5"},
+        "synthetic_test": {"n": synthetic["n"], "per_image": synthetic["per_image"],
+                           "image_auc": synthetic["image_level"].get("auc")},
+        "authentic_false_positive_area": fp,
+        "baseline_flag_everything_f1": flag,
+        "bar": {"f1_at_least": flag + BAR_F1_MARGIN, "fp_area_at_most": BAR_FP_AREA,
+                "met": bool(f1 >= flag + BAR_F1_MARGIN and fp <= BAR_FP_AREA)},
+        "benchmark": {"settings": row["settings"], "device": row["device"], "versions": row["versions"],
+                      "row": row_label(row)},
+    }  # fmt: skip
 
 
 def quick_subsets(sets: dict) -> None:

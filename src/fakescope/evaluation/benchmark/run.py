@@ -237,10 +237,11 @@ def merge_parts(out: Path, parts: list[Path], log=print) -> dict:
 
 
 def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, localizers: list[str] | None = None,
-                           log=print) -> dict:  # fmt: skip
+                           log=print, keep: Path | None = None) -> dict:  # fmt: skip
     """Run the localization benchmark and put its table into the page beside ``out``, row by row (an
     interrupted run resumes: rows already on the page with the same settings and revisions are kept, with
-    the description of the data sets they used)."""
+    the description of the data sets they used). ``keep``: a folder where every localizer trained for a
+    new row is saved, with its row's numbers on its card."""
     from ... import weights
     from ..loc_benchmark import run_localization
 
@@ -264,6 +265,7 @@ def localization_benchmark(manifest_path: Path, out: Path, quick: bool = False, 
 
     previous = load().get("localization") or {}
     loc = run_localization(manifest, weights.home() / "benchmark-synth", localizers or None, quick=quick, log=log,
-                           done=previous.get("rows", []), done_sets=previous.get("sets"), on_row=save)  # fmt: skip
+                           done=previous.get("rows", []), done_sets=previous.get("sets"), on_row=save,
+                           keep=keep)  # fmt: skip
     save(loc)
     return load()
