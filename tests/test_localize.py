@@ -4,6 +4,7 @@ defining property of each; heatmaps in the scan; the localize command."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -246,15 +247,26 @@ def _default_or_skip():
 def test_localization_benchmark_writes_the_table_and_resumes(shared_data, needs_weights, tmp_path):
     from fakescope.evaluation.benchmark import localization_benchmark
 
-    out = tmp_path / "B.md"
+    from fakescope.models import load_localizer
+
+    out, kept = tmp_path / "B.md", tmp_path / "kept"
     logs = []
-    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["patches"], log=logs.append)
+    localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["patches"], log=logs.append,
+                           keep=kept)  # fmt: skip
     res = json.loads(out.with_suffix(".json").read_text())["localization"]
     assert [(r["localizer"], r["setup"]) for r in res["rows"]] == [("patches", "A"), ("patches", "B"), ("patches", "C")]
     for r in res["rows"]:
         assert r["real edits"]["n_manipulated"] == r["real edits"]["n"] > 0  # real partial edits with masks
         assert r["synthetic"]["n_authentic"] > 0 and r["synthetic"]["n_manipulated"] > 0
     assert "Localization of partial manipulations" in out.read_text()
+    # every trained row is kept, and the kept model is the one measured: its card holds the row's numbers
+    assert sorted(p.name for p in kept.iterdir()) == ["patches-A", "patches-B", "patches-C"]
+    loc = load_localizer(kept / "patches-C")
+    m, row = loc.card.metrics, res["rows"][2]
+    assert m["real_partial_edits"]["per_image"] == row["real edits"]["per_image"]
+    assert m["authentic_false_positive_area"] == row["synthetic"]["per_image"]["false_positive_area_authentic"]
+    flag = res["baselines"]["real edits"]["flag everything"]["per_image"]["f1_manipulated"]
+    assert m["baseline_flag_everything_f1"] == flag and m["bar"]["f1_at_least"] == pytest.approx(flag + 0.10)
     logs.clear()
     localization_benchmark(shared_data / "manifest.csv", out, quick=True, localizers=["patches"], log=logs.append)
     assert not [m for m in logs if m.startswith("localization patches")]  # nothing redone
@@ -267,11 +279,26 @@ def test_shipped_default_localizer_maps_the_samples():
     assert "default" in shipped_localizers()
     loc = load_localizer("default")
     card = loc.card
-    assert card.kind == "localizer" and card.config["setup"] == "C" and card.metrics["real_partial_edits"]["n"] > 0
+    assert card.kind == "localizer" and card.metrics["real_partial_edits"]["n"] > 0
     img = Image.open(next(SAMPLES.glob("*.jpg"))).convert("RGB")
     res = loc.localize(img)
     assert res["map"].shape == (img.size[1], img.size[0])
     assert res["flagged_share"] == pytest.approx(float((res["map"] >= 0.5).mean()))
+
+
+def test_shipped_default_localizer_is_the_row_the_table_chooses():
+    """The default is chosen by the localization table (the row that meets the bar, else the closest) and its
+    card carries that row's numbers, as `fakescope benchmark --localization --keep-localizers` wrote them."""
+    from fakescope.evaluation.loc_benchmark import best_row, row_label
+    from fakescope.models import TRAINED_LOCALIZERS
+
+    card = json.loads((TRAINED_LOCALIZERS / "default" / "card.json").read_text())["card"]
+    loc = json.loads((Path(__file__).parents[1] / "docs" / "BENCHMARKS.json").read_text())["localization"]
+    best, met = best_row(loc)
+    m = card["metrics"]
+    assert m["benchmark"]["row"] == row_label(best) and m["bar"]["met"] == met
+    assert m["real_partial_edits"]["per_image"] == best["real edits"]["per_image"]
+    assert m["authentic_false_positive_area"] == best["synthetic"]["per_image"]["false_positive_area_authentic"]
 
 
 def test_localize_rerun_resumes_without_duplicate_rows(data, tmp_path):

@@ -592,10 +592,15 @@ def render_localization(loc: dict) -> list[str]:
                f"({base:.3f} + {BAR_F1_MARGIN:.2f} = {base + BAR_F1_MARGIN:.3f}) with an FP area of at most "
                f"{BAR_FP_AREA:.0%}. ")  # fmt: skip
         if ok:
-            bar += f"**{row_label(best)}** ({best['setup']}) meets it: F1 {f1:.3f}, FP area {fp:.3f}."
+            bar += (f"**{row_label(best)}** ({best['setup']}) meets it: F1 {f1:.3f}, FP area {fp:.3f}. It is the "
+                    "shipped default localizer.")
         else:
             bar += (f"No row meets it; the closest is **{row_label(best)}** ({best['setup']}): F1 {f1:.3f} "
-                    f"({f1 - base:+.3f} against flag everything), FP area {fp:.3f}. The shipped default stays as it was.")
+                    f"({f1 - base:+.3f} against flag everything), FP area {fp:.3f}. It is the shipped default "
+                    "localizer all the same (the smallest shortfall: F1 gap plus FP area over the limit), and its "
+                    "card says it misses the bar.")
+        bar += (" (`fakescope benchmark --localization --localizers NAME --keep-localizers DIR` keeps the measured "
+                "model; `src/fakescope/trained_localizers/default` is that folder.)")
         lines += [bar, ""]
     return lines
 
