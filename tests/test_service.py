@@ -204,7 +204,7 @@ def test_health_detectors_and_docs(api):
     health = api.get("/v1/health").json()
     assert health["status"] == "ok" and health["auth"] is False and health["capacity"] == 8
     det = api.get("/v1/detectors").json()
-    assert det["detector"]["name"] == "ensemble" and det["localizer"]["name"] == "sida"
+    assert det["detector"]["name"] == "ensemble" and det["localizer"]["name"] == "fusion-map"
     assert "default" in det["shipped"] and "JPEG" in det["formats"] and "TGA" not in det["formats"]
     assert det["max_upload_bytes"] == LIMIT_MB * 1_000_000
     schema = api.get("/openapi.json").json()
