@@ -7,12 +7,14 @@ values, merged over the symmetries that carry no camera information (reversal, s
 169-bin histogram per window. Camera processing (demosaicing, denoising, sharpening, compression)
 shapes that histogram, so windows of a pasted or re-made region form a cluster of their own. The
 windows' square-rooted histograms are reduced by a PCA of the image's own windows and fitted with a
-two-component Gaussian mixture: the map is each window's posterior of the smaller component.
+two-component Gaussian mixture. The smaller component is the suspect; each 8 px cell is then scored on
+its own counts against the two components' pattern distributions (:func:`refine`), which keeps the
+map from spilling half a window past a region's edge.
 
 Every image splits in two, an authentic one along its content (sky against foliage), so this map
-always marks something: it says *where* an image is least like the rest, not *whether* it was edited
-(a region over half the image is marked as the rest). Read it beside other traces; the fusion
-learns how far to trust it.
+always marks something: it says *where* an image is least like the rest, not *whether* it was edited.
+And it marks the smaller part: when an edit covers more than half the image, the untouched rest is
+marked instead. Read it beside other traces; the fusion learns how far to trust it.
 
 Cozzolino, Poggi & Verdoliva, "Splicebuster: a new blind image splicing detector", IEEE WIFS 2015.
 Nothing is learned from data; the quantisation step follows the image's own residual scale, so
@@ -29,6 +31,7 @@ from PIL import Image
 from scipy import ndimage
 
 from .forensic import ForensicFamily, register_forensic
+from .jpeg import _spread
 
 
 @dataclass
@@ -59,31 +62,30 @@ def _classes() -> tuple[np.ndarray, int]:
 
 
 def _quantised(y: np.ndarray, axis: int, q: float) -> np.ndarray:
-    """Third-order residual along ``axis``, divided by ``q``, rounded and truncated: values 0..4."""
+    """Third-order residual along ``axis``, divided by ``q``, rounded and truncated: values 0..4 (uint8)."""
     x = np.moveaxis(y, axis, -1)
     r = -x[..., :-3] + 3 * x[..., 1:-2] - 3 * x[..., 2:-1] + x[..., 3:]
-    return np.moveaxis(np.clip(np.round(r / q), -TRUNC, TRUNC) + TRUNC, -1, axis).astype(np.int64)
+    return np.moveaxis(np.clip(np.round(r / q), -TRUNC, TRUNC) + TRUNC, -1, axis).astype(np.uint8)
 
 
 def cell_histograms(y: np.ndarray, block: int) -> np.ndarray:
-    """(rows, cols, classes) co-occurrence counts per ``block`` x ``block`` cell, both directions summed."""
+    """(rows, cols, classes) co-occurrence counts per ``block`` x ``block`` cell, both directions summed
+    (patterns as uint8 and int32 indices, not int64: a 12 MP photo needs about half the memory)."""
     cls, n_cls = _classes()
+    cls = cls.astype(np.int32)
     h, w = y.shape
     rows, cols = h // block, w // block
     # The quantisation step: the image's own residual scale (median |r|), so every image uses all five levels.
-    raw = np.abs(np.diff(y, n=3, axis=1))
-    q = max(float(np.median(raw)), 0.5)
-    out = np.zeros((rows * cols, n_cls))
+    q = max(float(np.median(np.abs(np.diff(y, n=3, axis=1)))), 0.5)
+    out = np.zeros(rows * cols * n_cls)
     levels = 2 * TRUNC + 1
     for axis in (1, 0):
         r = np.moveaxis(_quantised(y, axis, q), axis, -1)  # patterns run along the last axis
-        code = r[..., :-3] * levels**3 + r[..., 1:-2] * levels**2 + r[..., 2:-1] * levels + r[..., 3:]
-        code = np.moveaxis(code, -1, axis)  # (h - 6 or h, w or w - 6) for the pattern's first pixel
+        code = ((r[..., :-3].astype(np.int32) * levels + r[..., 1:-2]) * levels + r[..., 2:-1]) * levels + r[..., 3:]
+        code = np.moveaxis(code, -1, axis)[: rows * block, : cols * block]  # by the pattern's first pixel
         ch, cw = code.shape
-        ii, jj = np.meshgrid(np.arange(ch) // block, np.arange(cw) // block, indexing="ij")
-        keep = (ii < rows) & (jj < cols)
-        cell = (ii * cols + jj)[keep]
-        out += np.bincount(cell * n_cls + cls[code[keep]], minlength=rows * cols * n_cls).reshape(rows * cols, n_cls)
+        cell = (np.arange(ch, dtype=np.int32) // block)[:, None] * cols + (np.arange(cw, dtype=np.int32) // block)
+        out += np.bincount((cell * n_cls + cls[code]).ravel(), minlength=out.size)
     return out.reshape(rows, cols, n_cls)
 
 
@@ -110,6 +112,7 @@ def splicebuster_map(img: Image.Image, block: int = 8, window: int = 8, componen
 
     rgb = np.asarray(img.convert("RGB"), dtype=np.float64)
     y = rgb @ np.array([0.299, 0.587, 0.114])
+    del rgb
     h, w = y.shape
     rows, cols = h // block, w // block
     if rows < window + 2 or cols < window + 2:
@@ -130,8 +133,6 @@ def splicebuster_map(img: Image.Image, block: int = 8, window: int = 8, componen
     cell_map = refine(cells, post[:, minority].reshape(rows, cols), refine_width)
     if smooth > 0:
         cell_map = ndimage.gaussian_filter(cell_map, smooth)
-    from .jpeg import _spread
-
     return _spread(cell_map.astype(np.float32), block, (h, w))
 
 
@@ -140,5 +141,5 @@ register_forensic(ForensicFamily(
     "cluster of their own (two-component Gaussian mixture)", "Cozzolino, Poggi, Verdoliva. Splicebuster: a new "
     "blind image splicing detector. IEEE WIFS 2015",
     "luma (unrounded) at native resolution; third-order residual along rows and columns, quantised by the image's "
-    "median |residual| and truncated to +-2; co-occurrences of 4 in 16 px cells summed over 4 x 4 cells; "
-    "square root, PCA of the image's windows; no resampling", splicebuster_map, SplicebusterSettings))  # fmt: skip
+    "median |residual| and truncated to +-2; co-occurrences of 4 in 8 px cells summed over 64 px windows; "
+    "square root, PCA (16) of the image's windows, two-component Gaussian mixture; no resampling", splicebuster_map, SplicebusterSettings))  # fmt: skip
