@@ -72,10 +72,11 @@ def _dataset(root, n_edit=10, n_real=8, seed=0) -> Manifest:
     return Manifest(rows, root=root)
 
 
-@pytest.fixture
-def fitted(tmp_path):
+@pytest.fixture(params=["logistic", "mlp"])
+def fitted(tmp_path, request):
     members = {"blotches": _member("blotches", _blotches), "redness": _member("redness", _redness)}
-    return FusionLocalizer(cell=2, samples_per_image=400, max_fp_area=0.1).fit(_dataset(tmp_path), members=members)
+    return FusionLocalizer(cell=2, samples_per_image=400, max_fp_area=0.1, model=request.param, hidden=16,
+                           alpha=1.0).fit(_dataset(tmp_path), members=members)  # fmt: skip
 
 
 def test_fusion_follows_the_trace_that_predicts_the_mask(fitted):
@@ -103,12 +104,13 @@ def test_explanation_names_the_agreeing_traces(fitted):
     assert "redness" in named and "blotches" not in named
 
 
-def test_save_load_round_trip(tmp_path):
+@pytest.mark.parametrize("model", ["logistic", "mlp"])
+def test_save_load_round_trip(tmp_path, model):
     from fakescope.saved import load, read
 
     data = tmp_path / "data"
     data.mkdir()
-    fusion = FusionLocalizer(learned="", classical="noise-level,ela", cell=4, samples_per_image=200)
+    fusion = FusionLocalizer(learned="", classical="noise-level,ela", cell=4, samples_per_image=200, model=model)
     fusion.fit(_dataset(data), members=None)
     assert fusion.trained_on_["members"] == ["noise-level", "ela"]
     fusion.save(tmp_path / "saved")
@@ -118,6 +120,7 @@ def test_save_load_round_trip(tmp_path):
     a, b = fusion.localize(img), again.localize(img)
     np.testing.assert_allclose(a["map"], b["map"], atol=1e-6)
     assert a["explanation"] == b["explanation"] and a["p_fake"] == pytest.approx(b["p_fake"])
+    assert hasattr(again, "hidden_") == (model == "mlp")
 
 
 def test_classical_maps_are_cached_by_content_and_settings(tmp_path):

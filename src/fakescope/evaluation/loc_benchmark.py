@@ -503,11 +503,15 @@ def best_row(loc: dict) -> tuple[dict | None, bool]:
 
 
 def _fused(loc: dict) -> str:
-    """The maps the fusion row fuses, as its training record names them."""
+    """The maps the fusion row fuses and how, as its training record names them."""
     row = next((r for r in loc.get("rows") or [] if r["localizer"] == "fusion-map"
                 and r.get("training", ALIGNED_TRAINING) == ALIGNED_TRAINING), None)  # fmt: skip
-    members = (row or {}).get("trained_on", {}).get("members")
-    return "the maps of " + ", ".join(members) if members else "the +aligned-local learned maps and classical ones"
+    trained = (row or {}).get("trained_on", {})
+    members = trained.get("members")
+    maps = "the maps of " + ", ".join(members) if members else "the +aligned-local learned maps and classical ones"
+    how = ("a small per-pixel network (one hidden layer)" if trained.get("model") == "mlp"
+           else "a per-pixel logistic regression")  # fmt: skip
+    return f"{maps} with {how}"
 
 
 def _realistic_rows(sets: dict) -> str:
@@ -539,8 +543,8 @@ def render_localization(loc: dict) -> list[str]:
         f"on {sets.get('train+aligned', sets['train'])['n'] - sets['train']['n']} aligned-local edits: a region of a "
         "real image re-made by an autoencoder (TAEF2, or our own when its weights are not given) and blended back "
         f"with its exact mask.{_realistic_rows(sets)} *(classical)* rows are training-free forensic traces; "
-        f"*fusion-map* fuses {_fused(loc)} with a per-pixel logistic regression fitted on synthetic edits only"
-        + (" (*fusion-map +realistic*: its learned members train, and the regression is fitted, with the realistic "
+        f"*fusion-map* fuses {_fused(loc)} fitted on synthetic edits only"
+        + (" (*fusion-map +realistic*: its learned members train, and the fusion is fitted, with the realistic "
            "edits too)" if any(_asked_as(r) == "fusion-map+realistic" for r in loc["rows"]) else "")
         + ". Maps thresholded at 0.5.",
         "",

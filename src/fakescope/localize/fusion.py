@@ -8,10 +8,15 @@ departure from the image's own median (a trace that is high everywhere says less
 out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top stands out of
 its median over the whole image (an image-level term: added to the logit, it holds a whole map down
 where no trace stands out, as a gate would); the image adds one local statistic,
-its brightness spread (flat areas leave most traces silent). A logistic regression over these features,
-fitted on synthetic edits only, gives the fused map. Its threshold is chosen on the same images for the
-best mean pixel F1 with at most ``max_fp_area`` of authentic images flagged, and the map is rescaled so
-that the threshold reads 0.5.
+its brightness spread (flat areas leave most traces silent). A small network over these features (one
+hidden layer of 16 ReLU units, strongly L2-regularised; ``model="logistic"`` keeps a logistic regression),
+fitted on synthetic edits only, gives the fused map: unlike a regression, it can learn that a trace counts
+only where another agrees, or only in an image where some trace stands out. Its threshold is chosen on
+the same images for the best mean pixel F1 with at most ``max_fp_area`` of authentic images flagged, and
+the map is rescaled so that the threshold reads 0.5. (Chosen on training-half data only: fitted on three
+quarters of the benchmark's training edits and authentic images and scored on the rest and on the
+training-half realistic edits, the network raised pixel F1 from 0.285 to 0.374 and from 0.128 to 0.202,
+flagging 4.4% of the held-out authentic images instead of 4.8%; classical members only.)
 
 The learned members train on four fifths of the training images; the fusion fits on the other fifth,
 which they never saw, so it learns how far to trust their maps on new images, not on their own training
@@ -41,8 +46,8 @@ from ..types import Card, NotFittedError, field_types, strict_config
 PAPER = ("Guillaro, Cozzolino, Sud, Dufour, Verdoliva. TruFor: Leveraging all-round clues for trustworthy "
          "image forgery detection and localization. CVPR 2023 (fusion of traces with a reliability map)")  # fmt: skip
 SUMMARY = ("fusion of learned (sida, dadf, mau-net) and classical (noise level, ELA, JPEG grid, copy-move, "
-           "splicebuster) maps by a "
-           "per-pixel logistic regression fitted on synthetic edits; reliability map; names the agreeing traces")  # fmt: skip
+           "splicebuster) maps by a small per-pixel network fitted on synthetic edits; reliability map; names the "
+           "agreeing traces")  # fmt: skip
 FEATURES = ("map", "vs image median", "neighbourhood mean", "image stand-out")
 
 
@@ -65,6 +70,12 @@ class FusionConfig:
     context: float = 4.0  # cells: Gaussian width of each member's neighbourhood mean
     samples_per_image: int = 1500  # grid cells per image given to the regression (half inside the mask)
     C: float = 1.0  # inverse L2 strength of the logistic regression
+    # "logistic": the fused logit is linear in the features; "mlp": one hidden layer of ``hidden`` ReLU units
+    # (it can learn that a trace counts only where another one agrees, or only in an image where some trace
+    # stands out), L2 strength ``alpha``
+    model: str = "mlp"
+    hidden: int = 16
+    alpha: float = 1.0
     # Largest mean share of an authentic image the chosen threshold may flag on the fusion images; below
     # the 10% the benchmark allows, since synthetic authentic images are easier than real ones.
     max_fp_area: float = 0.05
@@ -75,6 +86,8 @@ class FusionConfig:
         cfg = strict_config(cls, "fusion-map localizer", **kw)
         if not 0 < cfg.fusion_share < 1:
             raise ValueError(f"fusion_share must be in (0, 1), not {cfg.fusion_share}")
+        if cfg.model not in ("logistic", "mlp"):
+            raise ValueError(f"model must be 'logistic' or 'mlp', not {cfg.model!r}")
         return cfg
 
 
@@ -110,8 +123,8 @@ class FusionLocalizer:
     name = "fusion-map"
     #: revision of the fusion itself (its features, regression, threshold, default members); its members have
     #: their own. 2: copy-move in, jpeg-dq out of the default members; 3: splicebuster in, an image-level
-    #: feature per member
-    version = 3
+    #: feature per member; 4: a hidden layer (model "mlp") by default
+    version = 4
     summary = SUMMARY
     paper = PAPER
     #: where the classical members keep their maps (see :attr:`ForensicLocalizer.cache_dir`), or None
@@ -159,12 +172,24 @@ class FusionLocalizer:
         return np.stack(feats, -1).astype(np.float32)
 
     def _logit(self, f: np.ndarray) -> np.ndarray:
-        return ((f - self.mean_) / self.std_) @ self.coef_ + self.intercept_
+        z = (f - self.mean_) / self.std_
+        if hasattr(self, "hidden_"):
+            w1, b1, w2, b2 = self.hidden_
+            return np.maximum(z @ w1 + b1, 0) @ w2 + b2
+        return z @ self.coef_ + self.intercept_
 
     def _contributions(self, f: np.ndarray) -> np.ndarray:
-        """(M, gh, gw): each member's share of the logit (its features' terms)."""
-        z = (f - self.mean_) / self.std_ * self.coef_
+        """(M, gh, gw): each member's share of the logit: its features' terms; with a hidden layer, how much
+        the logit falls when the member's features are set to their mean over the fusion images."""
         k = len(FEATURES)
+        if hasattr(self, "hidden_"):
+            full, out = self._logit(f), []
+            for i in range(len(self.members_)):
+                g = f.copy()
+                g[..., i * k : (i + 1) * k] = self.mean_[i * k : (i + 1) * k]
+                out.append(full - self._logit(g))
+            return np.stack(out)
+        z = (f - self.mean_) / self.std_ * self.coef_
         return np.stack([z[..., i * k : (i + 1) * k].sum(-1) for i in range(len(self.members_))])
 
     # -- training ------------------------------------------------------------------------
@@ -236,12 +261,21 @@ class FusionLocalizer:
         self.mean_, self.std_ = X.mean(0), X.std(0) + 1e-6
         lr = LogisticRegression(C=cfg.C, max_iter=2000).fit((X - self.mean_) / self.std_, Y)
         self.coef_, self.intercept_ = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+        if cfg.model == "mlp":
+            from sklearn.neural_network import MLPClassifier
+
+            mlp = MLPClassifier((cfg.hidden,), alpha=cfg.alpha, max_iter=300, random_state=cfg.seed)
+            mlp.fit((X - self.mean_) / self.std_, Y)
+            w1, w2 = mlp.coefs_
+            b1, b2 = mlp.intercepts_
+            self.hidden_ = (w1, b1, w2[:, 0], float(b2[0]))
         self.map_threshold_ = self._choose_threshold(grids)
         scores = np.array([self.score(self._prob(f)) for f, _ in grids])
         labels = np.array([int(gt.any()) for _, gt in grids])
         self.calibrator_ = PlattCalibrator().fit(scores, labels, monotone=True)
         self.trained_on_ = {
             "members": list(members),
+            "model": cfg.model,
             "fusion_images": len(grids),
             "fusion_labels": {"real": int((labels == 0).sum()), "partial": int(labels.sum())},
             "fusion_pixels": int(len(Y)),
@@ -337,6 +371,9 @@ class FusionLocalizer:
     def member_weights(self) -> dict[str, float]:
         """Each member's summed absolute regression weight (standardized features): how much it counts."""
         k = len(FEATURES)
+        if hasattr(self, "hidden_"):  # the size of the first layer's weights on the member's features
+            w1 = self.hidden_[0]
+            return {n: float(np.linalg.norm(w1[i * k : (i + 1) * k])) for i, n in enumerate(self.members_)}
         return {n: float(np.abs(self.coef_[i * k : (i + 1) * k]).sum()) for i, n in enumerate(self.members_)}
 
     # -- persistence ---------------------------------------------------------------------------
@@ -379,10 +416,16 @@ class FusionLocalizer:
         order = np.array(list(self.members_))
         write(directory, "localizer", self.name, init, self.card,
               {"coef": self.coef_, "intercept": np.array([self.intercept_]), "mean": self.mean_, "std": self.std_,
-               "members": order})  # fmt: skip
+               "members": order, **self._hidden_arrays()})  # fmt: skip
         for n in learned:
             self.members_[n].save(directory / "members" / n)
         return directory
+
+    def _hidden_arrays(self) -> dict:
+        if not hasattr(self, "hidden_"):
+            return {}
+        w1, b1, w2, b2 = self.hidden_
+        return {"w1": w1, "b1": b1, "w2": w2, "b2": np.array([b2])}
 
     def restore(self, saved) -> FusionLocalizer:
         from ..saved import arrays
@@ -394,6 +437,8 @@ class FusionLocalizer:
         for n in a["members"].tolist():
             self.members_[n] = classical[n] if n in classical else load_localizer(saved.directory / "members" / n)
         self.coef_, self.intercept_ = a["coef"], float(a["intercept"][0])
+        if "w1" in a:
+            self.hidden_ = (a["w1"], a["b1"], a["w2"], float(a["b2"][0]))
         self.mean_, self.std_ = a["mean"], a["std"]
         self.calibrator_ = PlattCalibrator.from_dict(saved.card.calibration)
         self.map_threshold_ = float(saved.card.calibration["map_threshold"])
