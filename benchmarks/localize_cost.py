@@ -57,10 +57,13 @@ def tiled(src: Path, megapixels: float, out: Path) -> Path:
 
 def measure(localizer: str, image: Path, repeats: int) -> tuple[float, float]:
     """(median seconds per image, peak RSS in MB) of one child process."""
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, localizer, str(image), str(repeats)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=os.environ.copy())  # fmt: skip
-    _, status, usage = os.wait4(proc.pid, 0)
-    out, err = proc.stdout.read().decode(), proc.stderr.read().decode()
+    # output to files, not pipes: a child writing more than a pipe holds would block while we wait for it
+    with tempfile.TemporaryFile() as out_f, tempfile.TemporaryFile() as err_f:
+        proc = subprocess.Popen([sys.executable, "-c", CHILD, localizer, str(image), str(repeats)], stdout=out_f,
+                                stderr=err_f)  # fmt: skip
+        _, status, usage = os.wait4(proc.pid, 0)
+        out_f.seek(0), err_f.seek(0)
+        out, err = out_f.read().decode(), err_f.read().decode()
     if status != 0:
         raise RuntimeError(f"{localizer} on {image.name} failed:\n{err[-2000:]}")
     return statistics.median(json.loads(out.strip().splitlines()[-1])), usage.ru_maxrss / 1024

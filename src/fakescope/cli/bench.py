@@ -35,9 +35,9 @@ def benchmark_command(
                                    "fusion-map+realistic); rows already on the page are kept unless a localizer "
                                    "they come from has a newer revision (marked stale on the page)."),  # fmt: skip
     keep_localizers: Path = typer.Option(None, help="With --localization: save every localizer trained for a new "
-                                         "row in this folder (DIR/NAME, named as --localizers names it), its "
-                                         "card carrying the row's numbers; the shipped default localizer is one "
-                                         "of them."),  # fmt: skip
+                                         "row in this folder (DIR/NAME-SETUP for the A/B/C rows, else DIR/NAME "
+                                         "as --localizers names the row), its card carrying the row's numbers; "
+                                         "the shipped default localizer is one of them."),  # fmt: skip
     merge: list[Path] = typer.Option(None, help="Merge runs written with --part into the results beside "
                                      "--out, choose the default again and re-render."),  # fmt: skip
     recipes: str = typer.Option("", help="Comma-separated training recipes to run (paired, all; default: each "

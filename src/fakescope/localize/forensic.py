@@ -159,3 +159,21 @@ class ForensicLocalizer:
 def normalised(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """``x`` mapped linearly from [lo, hi] to [0, 1] and clipped: a trace's strength as a map value."""
     return np.clip((x - lo) / max(hi - lo, 1e-12), 0, 1).astype(np.float32)
+
+
+def luma(img: Image.Image) -> np.ndarray:
+    """The image's luma (BT.601 weights), unrounded float64: the plane the noise and JPEG traces read."""
+    return np.asarray(img.convert("RGB"), dtype=np.float64) @ np.array([0.299, 0.587, 0.114])
+
+
+def spread_cells(cells: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
+    """A per-block map repeated to pixels (``shape``: height, width); the margins past the last whole block
+    take their neighbours' values."""
+    full = np.kron(cells, np.ones((block, block), np.float32))
+    out = np.zeros(shape, np.float32)
+    h, w = min(full.shape[0], shape[0]), min(full.shape[1], shape[1])
+    out[:h, :w] = full[:h, :w]
+    if h and w:
+        out[h:, :w] = out[h - 1 : h, :w]
+        out[:, w:] = out[:, w - 1 : w]
+    return out

@@ -262,8 +262,8 @@ class FusionLocalizer:
                 log(f"fusion-map: features of {i + 1}/{len(pick)} images")
         X, Y = np.concatenate(X), np.concatenate(Y)
         self.mean_, self.std_ = X.mean(0), X.std(0) + 1e-6
-        lr = LogisticRegression(C=cfg.C, max_iter=2000).fit((X - self.mean_) / self.std_, Y)
-        self.coef_, self.intercept_ = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
+        for fitted in ("coef_", "intercept_", "hidden_"):  # a refit may change the model
+            self.__dict__.pop(fitted, None)
         if cfg.model == "mlp":
             from sklearn.neural_network import MLPClassifier
 
@@ -272,6 +272,9 @@ class FusionLocalizer:
             w1, w2 = mlp.coefs_
             b1, b2 = mlp.intercepts_
             self.hidden_ = (w1, b1, w2[:, 0], float(b2[0]))
+        else:
+            lr = LogisticRegression(C=cfg.C, max_iter=2000).fit((X - self.mean_) / self.std_, Y)
+            self.coef_, self.intercept_ = lr.coef_[0].astype(np.float64), float(lr.intercept_[0])
         self.map_threshold_ = self._choose_threshold(grids)
         scores = np.array([self.score(self._prob(f)) for f, _ in grids])
         labels = np.array([int(gt.any()) for _, gt in grids])
@@ -323,7 +326,7 @@ class FusionLocalizer:
 
     def fuse(self, img: Image.Image) -> dict:
         """The fused map, its reliability, every member's map and each member's share of the fused logit."""
-        if not hasattr(self, "coef_"):
+        if not hasattr(self, "mean_"):
             raise NotFittedError("fusion-map is not fitted; train it or load trained weights")
         maps = self.member_maps(img)
         f = self.features(img, maps)
@@ -372,9 +375,10 @@ class FusionLocalizer:
                 f"{', '.join(rest) or 'none'}; mean reliability there {rel:.2f}.")
 
     def member_weights(self) -> dict[str, float]:
-        """Each member's summed absolute regression weight (standardized features): how much it counts."""
+        """How much each member counts: its summed absolute regression weight (standardized features), or with
+        a hidden layer the size (L2 norm) of the first layer's weights on its features."""
         k = len(FEATURES)
-        if hasattr(self, "hidden_"):  # the size of the first layer's weights on the member's features
+        if hasattr(self, "hidden_"):
             w1 = self.hidden_[0]
             return {n: float(np.linalg.norm(w1[i * k : (i + 1) * k])) for i, n in enumerate(self.members_)}
         return {n: float(np.abs(self.coef_[i * k : (i + 1) * k]).sum()) for i, n in enumerate(self.members_)}
@@ -407,10 +411,10 @@ class FusionLocalizer:
                     licence="fakescope weights: Apache-2.0; the training images keep their own terms")  # fmt: skip
 
     def save(self, directory: str | Path) -> Path:
-        """``card.json`` + ``weights.npz`` (the regression), and each learned member in ``members/<name>/``."""
+        """``card.json`` + ``weights.npz`` (the fitted model), and each learned member in ``members/<name>/``."""
         from ..saved import write
 
-        if not hasattr(self, "coef_"):
+        if not hasattr(self, "mean_"):
             raise NotFittedError("fusion-map is not fitted; nothing to save")
         directory = Path(directory)
         learned = [n for n, m in self.members_.items() if not getattr(m, "training_free", False)]
@@ -418,17 +422,17 @@ class FusionLocalizer:
                 "classical": ",".join(n for n in self.members_ if n not in learned)}  # fmt: skip
         order = np.array(list(self.members_))
         write(directory, "localizer", self.name, init, self.card,
-              {"coef": self.coef_, "intercept": np.array([self.intercept_]), "mean": self.mean_, "std": self.std_,
-               "members": order, **self._hidden_arrays()})  # fmt: skip
+              {"mean": self.mean_, "std": self.std_, "members": order, **self._model_arrays()})  # fmt: skip
         for n in learned:
             self.members_[n].save(directory / "members" / n)
         return directory
 
-    def _hidden_arrays(self) -> dict:
-        if not hasattr(self, "hidden_"):
-            return {}
-        w1, b1, w2, b2 = self.hidden_
-        return {"w1": w1, "b1": b1, "w2": w2, "b2": np.array([b2])}
+    def _model_arrays(self) -> dict:
+        """The fitted model as arrays: the regression's (coef, intercept) or the hidden layer's (w1, b1, w2, b2)."""
+        if hasattr(self, "hidden_"):
+            w1, b1, w2, b2 = self.hidden_
+            return {"w1": w1, "b1": b1, "w2": w2, "b2": np.array([b2])}
+        return {"coef": self.coef_, "intercept": np.array([self.intercept_])}
 
     def restore(self, saved) -> FusionLocalizer:
         from ..saved import arrays
@@ -439,9 +443,10 @@ class FusionLocalizer:
         self.members_ = {}
         for n in a["members"].tolist():
             self.members_[n] = classical[n] if n in classical else load_localizer(saved.directory / "members" / n)
-        self.coef_, self.intercept_ = a["coef"], float(a["intercept"][0])
         if "w1" in a:
             self.hidden_ = (a["w1"], a["b1"], a["w2"], float(a["b2"][0]))
+        else:
+            self.coef_, self.intercept_ = a["coef"], float(a["intercept"][0])
         self.mean_, self.std_ = a["mean"], a["std"]
         self.calibrator_ = PlattCalibrator.from_dict(saved.card.calibration)
         self.map_threshold_ = float(saved.card.calibration["map_threshold"])

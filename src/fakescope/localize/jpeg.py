@@ -25,28 +25,11 @@ import numpy as np
 from PIL import Image
 from scipy import fft, ndimage
 
-from .forensic import ForensicFamily, normalised, register_forensic
+from .forensic import ForensicFamily, luma, normalised, register_forensic, spread_cells
 
 #: the first AC frequencies in JPEG's zig-zag order (row, column)
 ZIGZAG_AC = [(0, 1), (1, 0), (2, 0), (1, 1), (0, 2), (0, 3), (1, 2), (2, 1), (3, 0), (4, 0), (3, 1), (2, 2),
              (1, 3), (0, 4), (0, 5)]  # fmt: skip
-
-
-def _luma(img: Image.Image) -> np.ndarray:
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float64)
-    return rgb @ np.array([0.299, 0.587, 0.114])
-
-
-def _spread(cells: np.ndarray, block: int, shape: tuple[int, int]) -> np.ndarray:
-    """A per-block map repeated to pixels; the margins past the last whole block take their neighbours' value."""
-    full = np.kron(cells, np.ones((block, block), np.float32))
-    out = np.zeros(shape, np.float32)
-    h, w = min(full.shape[0], shape[0]), min(full.shape[1], shape[1])
-    out[:h, :w] = full[:h, :w]
-    if h and w:
-        out[h:, :w] = out[h - 1 : h, :w]
-        out[:, w:] = out[:, w - 1 : w]
-    return out
 
 
 # ----------------------------------------------------------------------------- aligned double quantisation
@@ -92,7 +75,7 @@ def dq_map(img: Image.Image, frequencies: int = 10, min_periodicity: float = 4.0
 
     tables = getattr(img, "quantization", None) or img.info.get(JPEG_TABLES) or {}  # an opened file, or the loader's
     table = tables.get(0)
-    y = _luma(img)
+    y = luma(img)
     h, w = y.shape
     bh, bw = h // 8, w // 8
     if table is None or bh < 4 or bw < 4:
@@ -126,7 +109,7 @@ def dq_map(img: Image.Image, frequencies: int = 10, min_periodicity: float = 4.0
     # blurs the histograms) is evidence of nothing, however high its level.
     level = float(np.median(cells))
     spread = max(1.4826 * float(np.median(np.abs(cells - level))), 0.1)
-    return _spread(normalised((cells - level) / spread, 2.0, 4.0), 8, (h, w))
+    return spread_cells(normalised((cells - level) / spread, 2.0, 4.0), 8, (h, w))
 
 
 # ----------------------------------------------------------------------------- non-aligned grid
@@ -158,7 +141,7 @@ def _phase(excess: np.ndarray, axis: int) -> tuple[int, float]:
 
 
 def grid_map(img: Image.Image, window: int = 64, stride: int = 16, min_strength: float = 0.4):
-    y = _luma(img)
+    y = luma(img)
     h, w = y.shape
     out = np.zeros((h, w), np.float32)
     if min(h, w) < window:

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .forensic import ForensicFamily, normalised, register_forensic
+from .forensic import ForensicFamily, luma, normalised, register_forensic, spread_cells
 
 
 @dataclass
@@ -40,8 +40,7 @@ def block_noise(y: np.ndarray, block: int) -> np.ndarray:
 
 
 def noise_map(img: Image.Image, block: int = 16, low: float = 1.5, high: float = 3.0, smooth: float = 1.0):
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float64)
-    y = rgb @ np.array([0.299, 0.587, 0.114])  # luma without rounding to integers
+    y = luma(img)  # without rounding to integers
     if min(y.shape) < 2 * block:
         return np.zeros(y.shape, np.float32)  # too small for two estimates: no evidence either way
     sigma = block_noise(y, block)
@@ -49,14 +48,7 @@ def noise_map(img: Image.Image, block: int = 16, low: float = 1.5, high: float =
     ratio = np.abs(np.log((sigma + 0.05) / (ref + 0.05)))  # +0.05: a flat block is not infinitely clean
     if smooth > 0:
         ratio = ndimage.gaussian_filter(ratio, smooth)
-    cells = normalised(ratio, np.log(low), np.log(high))
-    full = np.kron(cells, np.ones((block, block), np.float32))
-    out = np.zeros(y.shape, np.float32)
-    out[: full.shape[0], : full.shape[1]] = full
-    # The right and bottom margins (less than a block) take their neighbours' values.
-    out[full.shape[0] :, : full.shape[1]] = full[-1:, :]
-    out[:, full.shape[1] :] = out[:, full.shape[1] - 1 : full.shape[1]]
-    return out
+    return spread_cells(normalised(ratio, np.log(low), np.log(high)), block, y.shape)
 
 
 register_forensic(ForensicFamily(

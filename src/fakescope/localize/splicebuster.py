@@ -30,8 +30,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .forensic import ForensicFamily, register_forensic
-from .jpeg import _spread
+from .forensic import ForensicFamily, luma, register_forensic, spread_cells
 
 
 @dataclass
@@ -110,9 +109,7 @@ def splicebuster_map(img: Image.Image, block: int = 8, window: int = 8, componen
     from sklearn.decomposition import PCA
     from sklearn.mixture import GaussianMixture
 
-    rgb = np.asarray(img.convert("RGB"), dtype=np.float64)
-    y = rgb @ np.array([0.299, 0.587, 0.114])
-    del rgb
+    y = luma(img)
     h, w = y.shape
     rows, cols = h // block, w // block
     if rows < window + 2 or cols < window + 2:
@@ -133,7 +130,7 @@ def splicebuster_map(img: Image.Image, block: int = 8, window: int = 8, componen
     cell_map = refine(cells, post[:, minority].reshape(rows, cols), refine_width)
     if smooth > 0:
         cell_map = ndimage.gaussian_filter(cell_map, smooth)
-    return _spread(cell_map.astype(np.float32), block, (h, w))
+    return spread_cells(cell_map.astype(np.float32), block, (h, w))
 
 
 register_forensic(ForensicFamily(
