@@ -110,7 +110,8 @@ def test_save_load_round_trip(tmp_path, model):
 
     data = tmp_path / "data"
     data.mkdir()
-    fusion = FusionLocalizer(learned="", classical="noise-level,ela", cell=4, samples_per_image=200, model=model)
+    fusion = FusionLocalizer(learned="", unedited="", classical="noise-level,ela", cell=4, samples_per_image=200,
+                             model=model)  # fmt: skip
     fusion.fit(_dataset(data), members=None)
     assert fusion.trained_on_["members"] == ["noise-level", "ela"]
     fusion.save(tmp_path / "saved")

@@ -220,3 +220,16 @@ def test_a_quick_run_keeps_every_aligned_and_realistic_training_edit():
     assert [s.generator for s in sets["train+aligned"]][120:] == [a.generator for a in aligned]
     assert list(sets["train+realistic"])[:120] == list(sets["train"])
     assert len(sets["train+realistic"]) == 120 + 5 + 7
+
+
+def test_the_unedited_trained_row_is_asked_for_by_name_and_labelled_so():
+    from fakescope.evaluation.loc_benchmark import UNEDITED, kept_name, row_label, row_specs, sets_needed
+
+    assert row_specs(["forensic-similarity"], "ABC") == [("forensic-similarity", "–", UNEDITED)]
+    # it is not trained under the three setups, and the fusion's revision follows it as a member
+    assert all(spec[0] != "forensic-similarity" or spec[2] == UNEDITED for spec in row_specs(None, "ABC"))
+    assert "forensic-similarity" in row_versions("fusion-map", "reduced")
+    row = _row("forensic-similarity", "–", UNEDITED, f1=0.3, fp=0.2)
+    assert row_label(row) == "forensic-similarity (unedited images)"
+    assert kept_name(row) == "forensic-similarity"
+    assert sets_needed([row]) == {"train", "synthetic", "real edits"}

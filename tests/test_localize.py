@@ -17,8 +17,9 @@ torch = pytest.importorskip("torch")
 from fakescope.data.manifest import Manifest, Sample  # noqa: E402
 from fakescope.localize import create_localizer, list_localizers, load_localizer  # noqa: E402
 
-#: the learned map networks; fusion-map fuses them (and the classical maps) and has its own tests
-LEARNED = [n for n in list_localizers(training_free=False) if n != "fusion-map"]
+#: the learned map networks; fusion-map fuses them (and the classical maps) and has its own tests, as has
+#: forensic-similarity (trained on unedited images, not under a setup)
+LEARNED = [n for n in list_localizers(training_free=False) if n not in ("fusion-map", "forensic-similarity")]
 from fakescope.localize.attention import soft_max_pool  # noqa: E402
 from fakescope.localize.base import dice_loss, explain  # noqa: E402
 from fakescope.localize.dadf import DADFLocalizer  # noqa: E402
@@ -299,6 +300,23 @@ def test_shipped_default_localizer_is_the_row_the_table_chooses():
     assert m["benchmark"]["row"] == row_label(best) and m["bar"]["met"] == met
     assert m["real_partial_edits"]["per_image"] == best["real edits"]["per_image"]
     assert m["authentic_false_positive_area"] == best["synthetic"]["per_image"]["false_positive_area_authentic"]
+
+
+def test_shipped_fusion_is_the_measured_fusion_row():
+    """`-l fusion-map` loads the shipped fusion: the very model of the table's current fusion-map row."""
+    from fakescope.evaluation.loc_benchmark import _current_here, row_label
+    from fakescope.models import TRAINED_LOCALIZERS, shipped_localizers
+    from fakescope.models import load_localizer as load_shipped
+
+    assert {"default", "fusion-map"} <= set(shipped_localizers())
+    card = json.loads((TRAINED_LOCALIZERS / "fusion-map" / "card.json").read_text())["card"]
+    loc = json.loads((Path(__file__).parents[1] / "docs" / "BENCHMARKS.json").read_text())["localization"]
+    row = next(r for r in loc["rows"] if row_label(r) == "fusion-map")
+    assert _current_here(row, loc["settings"]) and card["config"]["revisions"] == row["versions"]
+    m = card["metrics"]
+    assert m["benchmark"]["row"] == "fusion-map"
+    assert m["real_partial_edits"]["per_image"] == row["real edits"]["per_image"]
+    assert load_shipped("fusion-map").name == "fusion-map"
 
 
 def test_localize_rerun_resumes_without_duplicate_rows(data, tmp_path):

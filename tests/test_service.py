@@ -204,7 +204,10 @@ def test_health_detectors_and_docs(api):
     health = api.get("/v1/health").json()
     assert health["status"] == "ok" and health["auth"] is False and health["capacity"] == 8
     det = api.get("/v1/detectors").json()
-    assert det["detector"]["name"] == "ensemble" and det["localizer"]["name"] == "fusion-map"
+    from fakescope.models import TRAINED_LOCALIZERS
+
+    shipped = json.loads((TRAINED_LOCALIZERS / "default" / "card.json").read_text())["name"]
+    assert det["detector"]["name"] == "ensemble" and det["localizer"]["name"] == shipped
     assert "default" in det["shipped"] and "JPEG" in det["formats"] and "TGA" not in det["formats"]
     assert det["max_upload_bytes"] == LIMIT_MB * 1_000_000
     schema = api.get("/openapi.json").json()
@@ -333,6 +336,7 @@ def test_page_scores_images_and_draws_the_overlay(served, api, browser, tmp_path
     browser.find_element(By.ID, "files").send_keys("\n".join(str(f) for f in files))
     WebDriverWait(browser, 120).until(
         lambda d: len(d.find_elements(By.CSS_SELECTOR, ".result[data-overlay='drawn']")) == len(files))
+    painted = []
     for card in browser.find_elements(By.CSS_SELECTOR, ".result"):
         name = card.find_element(By.CSS_SELECTOR, ".name").text
         want = expected[name]
@@ -351,13 +355,15 @@ def test_page_scores_images_and_draws_the_overlay(served, api, browser, tmp_path
             canvas)  # fmt: skip
         m = np.asarray(Image.open(io.BytesIO(base64.b64decode(want["heatmap_png"]))), dtype=np.float64) / 255
         assert drawn[1:] == [want["width"], want["height"]]
-        assert drawn[0] > 0 and abs(drawn[0] - (m > 0.2510).sum()) <= 0.01 * m.size
+        assert abs(drawn[0] - (m > 0.2510).sum()) <= 0.01 * m.size
+        painted.append(drawn[0])
         # The opacity slider works from the keyboard.
         slider = card.find_element(By.CSS_SELECTOR, ".opacity-input")
         label = browser.find_element(By.CSS_SELECTOR, f"label[for='{slider.get_attribute('id')}']")
         assert label.text == "Heatmap opacity"
         slider.send_keys(Keys.ARROW_LEFT, Keys.ARROW_LEFT)
         assert float(canvas.value_of_css_property("opacity")) == pytest.approx(0.5)
+    assert max(painted) > 0  # some overlay holds pixels, so the count above is not compared on empty maps alone
     width, inner = browser.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
     assert inner == 390 and width <= inner
     unlabelled = browser.execute_script(

@@ -68,6 +68,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.localize.splicebuster": ((), ("splicebuster",)),
     "fakescope.localize.copy_move": ((), ("copy-move",)),
     "fakescope.localize.jpeg": ((), ("jpeg-dq", "jpeg-grid", "ela")),
+    "fakescope.localize.similarity": (("torch",), ("forensic-similarity",)),
     "fakescope.localize.fusion": (("torch",), ("fusion-map",)),
     "fakescope.attributors.hierarchical": ((), ("hierarchical",)),
 }

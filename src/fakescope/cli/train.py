@@ -65,8 +65,11 @@ def train_command(
         except ValueError as exc:
             raise fail(str(exc)) from None
         loc.save(out)
-        err.print(f"saved localizer {loc.name} (setup {loc.config.setup}) to {out}; trained on "
-                  f"{loc.trained_on_['images']} images", highlight=False)  # fmt: skip
+        setup = f" (setup {loc.config.setup})" if hasattr(loc.config, "setup") else ""
+        done = loc.trained_on_  # learned maps count images; classical ones their calibration; the fusion its own
+        n = done.get("images") or done.get("calibration_images") or done.get("fusion_images")
+        err.print(f"saved localizer {loc.name}{setup} to {out}" + (f"; trained on {n} images" if n else ""),
+                  highlight=False)  # fmt: skip
         return
     det = model
     m = _manifest(manifest, allow_outside)

@@ -53,14 +53,21 @@ ALIGNED_N = {"full": (300, 100), "reduced": (80, 40), "quick": (12, 6)}
 #: realistic edits (training, test) per size, and the version of their recipe (:func:`.synthesis.local.realistic`)
 REALISTIC_N = {"full": (400, 100), "reduced": (160, 60), "quick": (12, 6)}
 REALISTIC_EDITS = "v1"
+#: learned localizers that train on unedited images only (pairs of patches; no edit, no mask), and their
+#: training settings per size
+UNEDITED, UNEDITED_TRAINED = "unedited images", ("forensic-similarity",)
+UNEDITED_SETTINGS = {"full": {"steps": 4000, "width": 24}, "reduced": {"steps": 2000, "width": 16},
+                     "quick": {"steps": 60, "width": 8}}  # fmt: skip
 #: fusion settings per size (the images it fits on, the pixels it samples from each)
-FUSION = {"full": {"fusion_images": 240},
+FUSION = {"full": {"fusion_images": 240, "similarity_steps": UNEDITED_SETTINGS["full"]["steps"],
+                   "similarity_width": UNEDITED_SETTINGS["full"]["width"]},
           # on a CPU: fewer images, fewer pixels sampled from each
           "reduced": {"fusion_images": 100, "samples_per_image": 800}}  # fmt: skip
 SYNTH, ALIGNED_TRAINING, NO_TRAINING = "synth", "synth+aligned-local", "none"
 REALISTIC_TRAINING = "synth+aligned-local+realistic"
 #: the training set (a key of :func:`build_sets`' result) of each kind of training, and how a row names it
-TRAINING_SET = {SYNTH: "train", ALIGNED_TRAINING: "train+aligned", REALISTIC_TRAINING: "train+realistic"}
+TRAINING_SET = {SYNTH: "train", ALIGNED_TRAINING: "train+aligned", REALISTIC_TRAINING: "train+realistic",
+                UNEDITED: "train"}
 SUFFIX = {ALIGNED_TRAINING: ("+aligned", " +aligned-local"), REALISTIC_TRAINING: ("+realistic", " +realistic")}
 #: kinds of the data set's real edits (see :func:`edit_kind`)
 REAL_KINDS = ("copy-move", "splice", "splice or copy-move", "inpainting", "other manual")
@@ -241,10 +248,12 @@ def row_specs(localizers: list[str] | None, setups: str) -> list[tuple[str, str,
     ``<name>+aligned``); the classical localizers (no training); the fusion. ``localizers`` filters."""
     from ..registry import list_localizers as registered
 
-    learned = [n for n in registered(training_free=False) if n != "fusion-map"]
+    known = registered(training_free=False)
+    learned = [n for n in known if n != "fusion-map" and n not in UNEDITED_TRAINED]
     specs = [(n, setup, SYNTH) for n in learned for setup in setups]
     specs += [(n, "C", ALIGNED_TRAINING) for n in ALIGNED_TRAINED if n in learned]
     specs += [(n, "C", REALISTIC_TRAINING) for n in ALIGNED_TRAINED if n in learned]
+    specs += [(n, "–", UNEDITED) for n in UNEDITED_TRAINED if n in known]
     specs += [(n, "–", NO_TRAINING) for n in registered(training_free=True)]
     specs += [("fusion-map", "C", ALIGNED_TRAINING), ("fusion-map", "C", REALISTIC_TRAINING)]
     if localizers:
@@ -264,7 +273,7 @@ def row_versions(name: str, size: str = "reduced") -> dict[str, int]:
         from ..localize.fusion import FusionConfig, _names
 
         cfg = FusionConfig.from_kwargs(**FUSION.get(size, {}))
-        names += [*_names(cfg.learned), *_names(cfg.classical)]
+        names += [*_names(cfg.learned), *_names(cfg.unedited), *_names(cfg.classical)]
     known = set(list_localizers())
     return {n: entry(n, kind="localizer").version for n in names if n in known}
 
@@ -355,8 +364,13 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             loc = create_localizer(name)
             loc.cache_dir = work / "maps"
             trained_on = {"note": "training-free"}
+        elif training == UNEDITED:
+            loc = create_localizer(name, **UNEDITED_SETTINGS["quick" if quick else size]).fit(train, log=log)
+            trained_on = loc.trained_on_
         elif name == "fusion-map":
-            loc = create_localizer(name, **config, **FUSION[size])
+            quick_members = {"similarity_steps": UNEDITED_SETTINGS["quick"]["steps"],
+                             "similarity_width": UNEDITED_SETTINGS["quick"]["width"]} if quick else {}  # fmt: skip
+            loc = create_localizer(name, **config, **FUSION[size], **quick_members)
             loc.cache_dir = work / "maps"
             loc.fit(train, log=log)
             trained_on = loc.trained_on_
@@ -451,6 +465,8 @@ def row_label(r: dict) -> str:
     training = r.get("training", SYNTH)
     if training == NO_TRAINING:
         return f"{r['localizer']} (classical)"
+    if training == UNEDITED:
+        return f"{r['localizer']} (unedited images)"
     if training == ALIGNED_TRAINING and r["localizer"] == "fusion-map":
         return r["localizer"]
     return r["localizer"] + SUFFIX.get(training, ("", ""))[1]
@@ -541,6 +557,10 @@ def render_localization(loc: dict) -> list[str]:
         f"on {sets.get('train+aligned', sets['train'])['n'] - sets['train']['n']} aligned-local edits: a region of a "
         "real image re-made by an autoencoder (TAEF2, or our own when its weights are not given) and blended back "
         f"with its exact mask.{_realistic_rows(sets)} *(classical)* rows are training-free forensic traces; "
+        + ("*(unedited images)* rows learn from the training set's unedited images alone (real and fully generated: "
+           "whether two patches come from one picture), never from an edit or a mask; "
+           if any(r.get("training") == UNEDITED for r in loc["rows"]) else "")
+        + 
         f"*fusion-map* fuses {_fused(loc)} fitted on synthetic edits only"
         + (" (*fusion-map +realistic*: its learned members train, and the fusion is fitted, with the realistic "
            "edits too)" if any(_asked_as(r) == "fusion-map+realistic" for r in loc["rows"]) else "")
@@ -564,7 +584,7 @@ def render_localization(loc: dict) -> list[str]:
     rows = [{"localizer": f"*baseline: {name}*", "setup": "–", "real edits": loc["baselines"]["real edits"][name],
              "synthetic": loc["baselines"]["synthetic"][name]} for name in ("flag everything", "flag nothing")
             if loc.get("baselines")]  # fmt: skip
-    order = {SYNTH: 0, ALIGNED_TRAINING: 1, REALISTIC_TRAINING: 2, NO_TRAINING: 3}
+    order = {SYNTH: 0, ALIGNED_TRAINING: 1, REALISTIC_TRAINING: 2, UNEDITED: 3, NO_TRAINING: 4}
     ranked = sorted(loc["rows"], key=lambda r: (r["localizer"] == "fusion-map", order.get(r.get("training", SYNTH), 0),
                                                 r["localizer"], r["setup"]))  # fmt: skip
     stale = [r for r in ranked if not _current_here(r, loc["settings"])]

@@ -2,8 +2,9 @@
 reliability (after TruFor, Guillaro et al. CVPR 2023, which fuses a learned noise fingerprint with RGB
 evidence and gives a confidence map beside the anomaly map).
 
-Members are learned localizers (trained here under setup C) and classical, training-free traces
-(:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its map, the map's
+Members are learned localizers (trained here under setup C), learned traces that never see an edit
+(``unedited``: :mod:`.similarity`, trained on pairs of patches of unedited images) and classical,
+training-free traces (:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its map, the map's
 departure from the image's own median (a trace that is high everywhere says less than one that stands
 out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top stands out of
 its median over the whole image (an image-level term: added to the logit, it holds a whole map down
@@ -48,9 +49,9 @@ from ..types import Card, NotFittedError, field_types, strict_config
 
 PAPER = ("Guillaro, Cozzolino, Sud, Dufour, Verdoliva. TruFor: Leveraging all-round clues for trustworthy "
          "image forgery detection and localization. CVPR 2023 (fusion of traces with a reliability map)")  # fmt: skip
-SUMMARY = ("fusion of learned (sida, dadf, mau-net) and classical (noise level, ELA, JPEG grid, copy-move, "
-           "splicebuster) maps by a per-pixel logistic regression fitted on synthetic edits; reliability map; names "
-           "the agreeing traces")  # fmt: skip
+SUMMARY = ("fusion of learned (sida, dadf, mau-net, forensic similarity) and classical (noise level, ELA, JPEG "
+           "grid, copy-move, splicebuster) maps by a per-pixel logistic regression fitted on synthetic edits; "
+           "reliability map; names the agreeing traces")  # fmt: skip
 FEATURES = ("map", "vs image median", "neighbourhood mean", "image stand-out")
 
 
@@ -59,6 +60,11 @@ class FusionConfig:
     """How the fusion is built and fitted (``--set`` keys). Unknown keys are errors."""
 
     learned: str = "sida,dadf,mau-net"  # learned members (comma-separated registry names), trained under setup C
+    # learned members that train on the unedited images alone (pairs of patches: one picture or two), never on
+    # an edit: their maps carry no imprint of the synthetic edits the fusion is fitted on
+    unedited: str = "forensic-similarity"
+    similarity_steps: int = 2000  # training steps of forensic-similarity
+    similarity_width: int = 16
     # training-free members. jpeg-dq is left out by default: it reads the quantisation tables of JPEG files, and
     # the synthetic edits the fusion fits on are PNG files, so its map is silent on them and its weight would be
     # fitted on a handful of pixels
@@ -126,8 +132,9 @@ class FusionLocalizer:
     name = "fusion-map"
     #: revision of the fusion itself (its features, regression, threshold, default members); its members have
     #: their own. 2: copy-move in, jpeg-dq out of the default members; 3: splicebuster in, an image-level
-    #: feature per member (the "mlp" model, an option, left the default logistic fusion as it was)
-    version = 3
+    #: feature per member (the "mlp" model, an option, left the default logistic fusion as it was); 4:
+    #: forensic-similarity (trained on unedited images only) in the default members
+    version = 4
     summary = SUMMARY
     paper = PAPER
     #: where the classical members keep their maps (see :attr:`ForensicLocalizer.cache_dir`), or None
@@ -209,7 +216,7 @@ class FusionLocalizer:
 
         cfg, t0 = self.config, time.time()
         usable = [s for s in manifest if s.label == "real" or (s.label == "partial" and s.mask)]
-        trained_members = members is None and bool(_names(cfg.learned))
+        trained_members = members is None and bool(_names(cfg.learned) or _names(cfg.unedited))
         if members is None and not trained_members:  # nothing to train: every image goes to the fusion
             members, held = self._classical(), usable
         elif trained_members:
@@ -222,6 +229,10 @@ class FusionLocalizer:
                 log(f"fusion-map: training member {name} (setup C) on {len(rest)} images")
                 members[name] = create_localizer(name, setup="C", epochs=cfg.epochs, crops_per_image=cfg.crops_per_image,
                                                  width=cfg.width, seed=cfg.seed).fit(rest)  # fmt: skip
+            for name in _names(cfg.unedited):
+                log(f"fusion-map: training member {name} on the unedited images of {len(rest)}")
+                members[name] = create_localizer(name, steps=cfg.similarity_steps, width=cfg.similarity_width,
+                                                 seed=cfg.seed).fit(rest, log=log)  # fmt: skip
             members.update(self._classical())
         else:
             held = usable
@@ -418,7 +429,9 @@ class FusionLocalizer:
             raise NotFittedError("fusion-map is not fitted; nothing to save")
         directory = Path(directory)
         learned = [n for n, m in self.members_.items() if not getattr(m, "training_free", False)]
-        init = {**asdict(self.config), "learned": ",".join(learned),
+        unedited = [n for n in learned if n in _names(self.config.unedited)]
+        init = {**asdict(self.config), "learned": ",".join(n for n in learned if n not in unedited),
+                "unedited": ",".join(unedited),
                 "classical": ",".join(n for n in self.members_ if n not in learned)}  # fmt: skip
         order = np.array(list(self.members_))
         write(directory, "localizer", self.name, init, self.card,
