@@ -560,8 +560,7 @@ def render_localization(loc: dict) -> list[str]:
         + ("*(unedited images)* rows learn from the training set's unedited images alone (real and fully generated: "
            "whether two patches come from one picture), never from an edit or a mask; "
            if any(r.get("training") == UNEDITED for r in loc["rows"]) else "")
-        + 
-        f"*fusion-map* fuses {_fused(loc)} fitted on synthetic edits only"
+        + f"*fusion-map* fuses {_fused(loc)} fitted on synthetic edits only"
         + (" (*fusion-map +realistic*: its learned members train, and the fusion is fitted, with the realistic "
            "edits too)" if any(_asked_as(r) == "fusion-map+realistic" for r in loc["rows"]) else "")
         + ". Maps thresholded at 0.5.",
