@@ -54,13 +54,12 @@ ALIGNED_N = {"full": (300, 100), "reduced": (80, 40), "quick": (12, 6)}
 REALISTIC_N = {"full": (400, 100), "reduced": (160, 60), "quick": (12, 6)}
 REALISTIC_EDITS = "v1"
 #: learned localizers that train on unedited images only (pairs of patches; no edit, no mask), and their
-#: training settings per size
+#: training settings per size (the fusion trains its forensic-similarity member with the same ones)
 UNEDITED, UNEDITED_TRAINED = "unedited images", ("forensic-similarity",)
 UNEDITED_SETTINGS = {"full": {"steps": 4000, "width": 24}, "reduced": {"steps": 2000, "width": 16},
                      "quick": {"steps": 60, "width": 8}}  # fmt: skip
 #: fusion settings per size (the images it fits on, the pixels it samples from each)
-FUSION = {"full": {"fusion_images": 240, "similarity_steps": UNEDITED_SETTINGS["full"]["steps"],
-                   "similarity_width": UNEDITED_SETTINGS["full"]["width"]},
+FUSION = {"full": {"fusion_images": 240},
           # on a CPU: fewer images, fewer pixels sampled from each
           "reduced": {"fusion_images": 100, "samples_per_image": 800}}  # fmt: skip
 SYNTH, ALIGNED_TRAINING, NO_TRAINING = "synth", "synth+aligned-local", "none"
@@ -345,6 +344,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
                       realistic=REALISTIC_N["quick" if quick else size],
                       make_realistic=any(t == REALISTIC_TRAINING for *_, t in todo))  # fmt: skip
     kept_sets = kept_set_descriptions(done_sets, sets, [*rows, *stale])
+    unedited = UNEDITED_SETTINGS["quick" if quick else size]
     if quick:
         quick_subsets(sets)
     # the baselines need only the masks: on the page from the first row on, also when a run is cut short
@@ -365,12 +365,11 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             loc.cache_dir = work / "maps"
             trained_on = {"note": "training-free"}
         elif training == UNEDITED:
-            loc = create_localizer(name, **UNEDITED_SETTINGS["quick" if quick else size]).fit(train, log=log)
+            loc = create_localizer(name, **unedited).fit(train, log=log)
             trained_on = loc.trained_on_
         elif name == "fusion-map":
-            quick_members = {"similarity_steps": UNEDITED_SETTINGS["quick"]["steps"],
-                             "similarity_width": UNEDITED_SETTINGS["quick"]["width"]} if quick else {}  # fmt: skip
-            loc = create_localizer(name, **config, **FUSION[size], **quick_members)
+            loc = create_localizer(name, **config, **FUSION[size], similarity_steps=unedited["steps"],
+                                   similarity_width=unedited["width"])  # fmt: skip
             loc.cache_dir = work / "maps"
             loc.fit(train, log=log)
             trained_on = loc.trained_on_

@@ -6,8 +6,8 @@ Members are learned localizers (trained here under setup C), learned traces that
 (``unedited``: :mod:`.similarity`, trained on pairs of patches of unedited images) and classical,
 training-free traces (:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its
 map, the map's departure from the image's own median (a trace that is high everywhere says less than one
-that stands out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top stands out of
-its median over the whole image (an image-level term: added to the logit, it holds a whole map down
+that stands out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top
+stands out of its median over the whole image (an image-level term: added to the logit, it holds a whole map down
 where no trace stands out, as a gate would); the image adds one local statistic,
 its brightness spread (flat areas leave most traces silent). A logistic regression over these features,
 fitted on synthetic edits only, gives the fused map. Its threshold is chosen on the same images for the
