@@ -302,21 +302,28 @@ def test_shipped_default_localizer_is_the_row_the_table_chooses():
     assert m["authentic_false_positive_area"] == best["synthetic"]["per_image"]["false_positive_area_authentic"]
 
 
-def test_shipped_fusion_is_the_measured_fusion_row():
-    """`-l fusion-map` loads the shipped fusion: the very model of the table's current fusion-map row."""
+@pytest.mark.parametrize("name,label", [("fusion-map", "fusion-map"),
+                                        ("forensic-similarity", "forensic-similarity (unedited images)")])
+def test_shipped_by_name_is_the_measured_row(name, label):
+    """`-l fusion-map` and `-l forensic-similarity` load the shipped models: the very models of the table's
+    current rows of those names, made with the revisions the code has now."""
     from fakescope.evaluation.loc_benchmark import _current_here, row_label
     from fakescope.models import TRAINED_LOCALIZERS, shipped_localizers
     from fakescope.models import load_localizer as load_shipped
 
-    assert {"default", "fusion-map"} <= set(shipped_localizers())
-    card = json.loads((TRAINED_LOCALIZERS / "fusion-map" / "card.json").read_text())["card"]
+    assert {"default", name} <= set(shipped_localizers())
+    card = json.loads((TRAINED_LOCALIZERS / name / "card.json").read_text())["card"]
     loc = json.loads((Path(__file__).parents[1] / "docs" / "BENCHMARKS.json").read_text())["localization"]
-    row = next(r for r in loc["rows"] if row_label(r) == "fusion-map")
-    assert _current_here(row, loc["settings"]) and card["config"]["revisions"] == row["versions"]
+    row = next(r for r in loc["rows"] if row_label(r) == label)
+    assert _current_here(row, loc["settings"])
+    if name == "fusion-map":  # the fusion records every member's revision
+        assert card["config"]["revisions"] == row["versions"]
+    else:
+        assert {name: card["config"]["revision"]} == row["versions"]
     m = card["metrics"]
-    assert m["benchmark"]["row"] == "fusion-map"
+    assert m["benchmark"]["row"] == label
     assert m["real_partial_edits"]["per_image"] == row["real edits"]["per_image"]
-    assert load_shipped("fusion-map").name == "fusion-map"
+    assert load_shipped(name).name == name
 
 
 def test_localize_rerun_resumes_without_duplicate_rows(data, tmp_path):

@@ -71,6 +71,38 @@ def test_training_reads_unedited_images_only(fitted):
     assert "any edited image" in fitted.card.not_trained_on
 
 
+def test_threshold_is_fitted_on_held_out_photos(tmp_path):
+    """With photos held out, they take no part in training; the map's 0.5 is where the chosen share of their
+    area lies on average, and it is saved with the model."""
+    from fakescope.saved import load
+
+    loc = SimilarityLocalizer(patch=32, stride=16, width=8, steps=150, batch=32, lr=3e-3, crop=SIZE, held=0.25,
+                              authentic_area=0.1).fit(_unedited(tmp_path))  # fmt: skip
+    assert loc.trained_on_["labels"] == {"real": 12} and loc.trained_on_["threshold_fitted_on"] == 4
+    assert 0 < loc.map_threshold_ < 1 and loc.map_threshold_ != 0.5
+    _, held = loc._split(_unedited(tmp_path))
+    shares = [float((loc.map(Image.open(s.file)) >= 0.5).mean()) for s in held]
+    assert abs(np.mean(shares) - 0.1) < 0.02
+    loc.save(tmp_path / "saved")
+    again = load(tmp_path / "saved", kind="localizer")
+    assert again.map_threshold_ == pytest.approx(loc.map_threshold_)
+    assert again.card.calibration["map_threshold"] == pytest.approx(loc.map_threshold_)
+    # the region pasted from the other camera is still flagged
+    img, mask = _spliced()
+    assert (loc.map(img)[mask] >= 0.5).mean() > 0.5
+
+
+def test_jpeg_copies_join_as_the_same_picture(tmp_path):
+    loc = SimilarityLocalizer(patch=32, width=8, steps=2, crop=SIZE, jpeg_copies=True)
+    samples, held = loc._split(_unedited(tmp_path))
+    images, groups, used = loc._training_pixels(samples, print)
+    assert len(images) == 32 and used == {"real": 16} and not held
+    assert groups == [i // 2 for i in range(32)]
+    # the copy is the same picture re-encoded: not equal to it, far closer to it than to another picture
+    a, b, other = (images[i].astype(float).ravel() for i in (0, 1, 2))
+    assert np.abs(a - b).mean() > 0 and np.corrcoef(a, b)[0, 1] > 0.7 > 0.2 > abs(np.corrcoef(a, other)[0, 1])
+
+
 def test_too_small_image_gives_no_evidence(fitted):
     assert not fitted.map(Image.fromarray(_shot(1, "noisy", 40))).any()
 

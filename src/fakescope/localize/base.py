@@ -308,12 +308,7 @@ class Localizer:
         return float(grid[int(np.argmax(f1))])
 
     def _rescale(self, m: np.ndarray) -> np.ndarray:
-        """Monotone map so that the fitted threshold becomes 0.5 (ranking, AUC and AP unchanged)."""
-        t = getattr(self, "map_threshold_", 0.5)
-        if t == 0.5:
-            return m
-        z = np.log(np.clip(m, 1e-6, 1 - 1e-6) / np.clip(1 - m, 1e-6, 1)) - np.log(t / (1 - t))
-        return (1 / (1 + np.exp(-z))).astype(np.float32)
+        return threshold_at_half(m, getattr(self, "map_threshold_", 0.5))
 
     def map(self, img: Image.Image) -> np.ndarray:
         """The (H, W) map alone, rescaled so that the fitted threshold reads 0.5 (as in :meth:`localize`)."""
@@ -384,6 +379,15 @@ class Localizer:
     def settings(self) -> dict[str, dict[str, type]]:
         """Every setting a user can give (``--set`` keys) and its type."""
         return {"train": field_types(LocalizerConfig)}
+
+
+def threshold_at_half(m: np.ndarray, t: float) -> np.ndarray:
+    """``m`` (values in [0, 1]) mapped monotonically so that the threshold ``t`` reads 0.5: a shift of the
+    logit, so ranking, AUC and AP are unchanged."""
+    if t == 0.5:
+        return m
+    z = np.log(np.clip(m, 1e-6, 1 - 1e-6) / np.clip(1 - m, 1e-6, 1)) - np.log(t / (1 - t))
+    return (1 / (1 + np.exp(-z))).astype(np.float32)
 
 
 def load_localizer(directory: str | Path) -> Localizer:

@@ -331,9 +331,9 @@ class FusionLocalizer:
 
     # -- inference -------------------------------------------------------------------------
     def _rescale(self, p: np.ndarray) -> np.ndarray:
-        t = self.map_threshold_
-        z = np.log(np.clip(p, 1e-6, 1 - 1e-6) / np.clip(1 - p, 1e-6, 1)) - np.log(t / (1 - t))
-        return (1 / (1 + np.exp(-z))).astype(np.float32)
+        from .base import threshold_at_half
+
+        return threshold_at_half(p, self.map_threshold_)
 
     def fuse(self, img: Image.Image) -> dict:
         """The fused map, its reliability, every member's map and each member's share of the fused logit."""

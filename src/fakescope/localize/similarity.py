@@ -6,14 +6,19 @@ two patches come from the same image. It learns from unedited images alone: pair
 photo against pairs from two different images (real photos and, with ``generated``, fully generated
 images, whose patches then count as another source too). No edit and no mask is ever seen, so it does
 not learn the look of our synthetic edits, only what sets one picture's processing apart from another's.
+With ``jpeg_copies`` every training picture also joins re-encoded as JPEG (quality 65 to 95), a picture of
+its own that is never paired with its original: JPEG over a whole picture leaves its patches alike, as
+images shared after an edit are, and the network learns to tell pictures apart through it.
 
 On a new image every patch (on a grid of ``stride`` px, wider for large images so that at most
 ``max_patches`` are scored) is compared with a fixed set of reference patches spread over the image;
 its map value is the mean probability that it comes from another image than they do. A region pasted
 from another photo, or re-made by a generator, stands out against the rest; the map is painted back
-as the mean over the patches that cover each pixel. Like every self-consistency trace it marks the
-part least like the majority of the image: when an edit covers most of the image, the untouched rest
-stands out instead.
+as the mean over the patches that cover each pixel. Its 0.5 is fitted on real photos held out of training
+(``held``): the value above which ``authentic_area`` of their area lies, on average; the map is rescaled
+monotonically so that it reads 0.5 (no edit is needed to fit it, and the ranking is unchanged). Like
+every self-consistency trace it marks the part least like the majority of the image: when an edit
+covers most of the image, the untouched rest stands out instead.
 
 After Mayer & Stamm, "Forensic similarity for digital images", IEEE TIFS 2020, and Huh et al.,
 "Fighting fake news: image splice detection via learned self-consistency", ECCV 2018 (pairs of patches
@@ -35,7 +40,7 @@ from ..registry import register
 from ..types import Card, NotFittedError, field_types, strict_config
 
 NAME = "forensic-similarity"
-VERSION = 1
+VERSION = 2  # 2: JPEG copies of the training pictures; the map's threshold fitted on held-out photos
 PAPER = ("Mayer, Stamm. Forensic similarity for digital images. IEEE TIFS 2020; Huh, Liu, Owens, Efros. Fighting "
          "fake news: image splice detection via learned self-consistency. ECCV 2018")  # fmt: skip
 SUMMARY = ("patch-pair network trained on unedited images only (same picture or not); map: how unlike the rest "
@@ -56,6 +61,9 @@ class SimilarityConfig:
     lr: float = 2e-3
     generated: bool = True  # fully generated training images join the pool of "other pictures"
     crop: int = 768  # px: training images are centre-cropped to at most this side (never resized)
+    jpeg_copies: bool = True  # each training picture also joins as a JPEG re-encoded copy (quality 65-95)
+    held: float = 0.2  # share of the unedited real photos kept out of training to fit the map's threshold
+    authentic_area: float = 0.06  # mean share of a held-out photo's area at or above the fitted threshold
     seed: int = 0
 
     @classmethod
@@ -65,6 +73,8 @@ class SimilarityConfig:
             raise ValueError(f"patch must be a multiple of 8 of at least 16 px, not {cfg.patch}")
         if cfg.stride < 1 or cfg.max_patches < 2 or cfg.references < 1:
             raise ValueError("stride, max_patches and references must be positive (max_patches at least 2)")
+        if not 0 <= cfg.held < 1 or not 0 < cfg.authentic_area < 1:
+            raise ValueError("held must be in [0, 1) and authentic_area in (0, 1)")
         return cfg
 
 
@@ -101,6 +111,14 @@ def _network(width: int):
     return PairNet(width)
 
 
+def _jpeg(a: np.ndarray, quality: int) -> np.ndarray:
+    import io
+
+    buf = io.BytesIO()
+    Image.fromarray(a).save(buf, "JPEG", quality=quality)
+    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
+
+
 def _grid(n: int, p: int, stride: int) -> list[int]:
     """Patch offsets along one side of ``n`` px: every ``stride`` px, the last one flush with the edge."""
     out = list(range(0, n - p + 1, stride))
@@ -119,14 +137,26 @@ class SimilarityLocalizer:
         self.config = SimilarityConfig.from_kwargs(**config)
 
     # -- training ------------------------------------------------------------------------
-    def _training_pixels(self, manifest, log) -> tuple[list[np.ndarray], Counter]:
+    def _split(self, manifest) -> tuple[list, list]:
+        """(training samples, held-out real photos): the unedited images of ``manifest`` (real, and fully
+        generated with ``generated``), a ``held`` share of the real ones (at least 4 of them) kept apart."""
+        cfg = self.config
+        labels = ("real", "fake") if cfg.generated else ("real",)
+        unedited = [s for s in manifest if s.label in labels]
+        reals = [i for i, s in enumerate(unedited) if s.label == "real"]
+        n = int(round(cfg.held * len(reals)))
+        n = n if n >= 4 and len(reals) - n >= 2 else 0
+        held = set(np.random.default_rng(cfg.seed + 2).permutation(reals)[:n].tolist())
+        return [s for i, s in enumerate(unedited) if i not in held], [unedited[i] for i in sorted(held)]
+
+    def _training_pixels(self, samples, log) -> tuple[list[np.ndarray], list[int], Counter]:
+        """The pictures pairs are drawn from, the number of the picture each comes from, and the labels used."""
         from ..io import ImageLoadError, open_image
 
-        cfg, labels = self.config, ("real", "fake") if self.config.generated else ("real",)
-        out, used = [], Counter()
-        for s in manifest:
-            if s.label not in labels:
-                continue
+        cfg = self.config
+        out, groups, used = [], [], Counter()
+        rng = np.random.default_rng(cfg.seed + 1)
+        for s in samples:
             try:
                 img, _ = open_image(s.file)
             except ImageLoadError as exc:
@@ -137,9 +167,14 @@ class SimilarityLocalizer:
             if min(h, w) < 2 * cfg.patch:
                 continue  # too small for two patches of its own
             y0, x0 = max(0, (h - cfg.crop) // 2), max(0, (w - cfg.crop) // 2)
-            out.append(np.ascontiguousarray(a[y0 : y0 + cfg.crop, x0 : x0 + cfg.crop]))
+            a = np.ascontiguousarray(a[y0 : y0 + cfg.crop, x0 : x0 + cfg.crop])
+            out.append(a)
+            groups.append(sum(used.values()))  # the picture's number: its copies share it
+            if cfg.jpeg_copies:  # the same picture, shared once more: a picture of its own, never paired with its original
+                out.append(_jpeg(a, int(rng.integers(65, 96))))
+                groups.append(groups[-1])
             used[s.label] += 1
-        return out, used
+        return out, groups, used
 
     def fit(self, manifest, log=lambda m: None) -> SimilarityLocalizer:
         """Train on the manifest's unedited images (real, and fully generated with ``generated``); partial
@@ -150,8 +185,10 @@ class SimilarityLocalizer:
         from ..train.loop import device
 
         cfg, t0 = self.config, time.time()
-        images, used = self._training_pixels(manifest, log)
-        if len(images) < 2:
+        samples, held = self._split(manifest)
+        images, groups, used = self._training_pixels(samples, log)
+        groups = np.asarray(groups)
+        if len(set(groups.tolist())) < 2:
             raise ValueError(f"{NAME} trains on pairs of unedited images; got {len(images)} usable ones")
         torch.manual_seed(cfg.seed)
         dev = device()
@@ -172,8 +209,8 @@ class SimilarityLocalizer:
                 i = int(rng.integers(len(images)))
                 j = i
                 if rng.random() >= 0.5:  # half the pairs from two different images
-                    j = int(rng.integers(len(images) - 1))
-                    j += j >= i
+                    while groups[j] == groups[i]:
+                        j = int(rng.integers(len(images)))
                 first.append(patch(images[i]))
                 second.append(patch(images[j]))
                 same.append(float(i == j))
@@ -188,11 +225,33 @@ class SimilarityLocalizer:
             if (step + 1) % 500 == 0:
                 log(f"{NAME}: step {step + 1}/{cfg.steps}, loss {np.mean(losses[-500:]):.3f}")
         self.net_ = net.cpu().eval()
-        self.trained_on_ = {"images": len(images), "labels": dict(used), "pairs": cfg.steps * cfg.batch,
-                            "sources": dict(sorted(Counter(s.source for s in manifest if s.label in used).items())),
+        self.map_threshold_, fitted_on = self._fit_threshold(held, log)
+        self.trained_on_ = {"images": sum(used.values()), "labels": dict(used), "pairs": cfg.steps * cfg.batch,
+                            "jpeg_copies": cfg.jpeg_copies, "threshold_fitted_on": fitted_on,
+                            "sources": dict(sorted(Counter(s.source for s in samples).items())),
                             "final_loss": round(float(np.mean(losses[-200:])), 4), "device": str(dev),
                             "seconds": round(time.time() - t0, 1)}  # fmt: skip
         return self
+
+    def _fit_threshold(self, held, log) -> tuple[float, int]:
+        """The raw-map value above which, on average, ``authentic_area`` of a held-out real photo lies (0.5
+        when no photo was held out), and how many photos it was fitted on."""
+        from ..io import ImageLoadError, open_image
+
+        maps = []
+        for s in held:
+            try:
+                maps.append(self._raw_map(open_image(s.file)[0]))
+            except ImageLoadError as exc:
+                log(f"{NAME}: skipped {exc}")
+        if not maps:
+            return 0.5, 0
+        lo, hi = 0.0, 1.0  # the flagged share falls as the threshold rises: bisect
+        for _ in range(30):
+            mid = (lo + hi) / 2
+            lo, hi = (mid, hi) if np.mean([(m >= mid).mean() for m in maps]) > self.config.authentic_area else (lo, mid)
+        log(f"{NAME}: map threshold {hi:.3f} flags {self.config.authentic_area:.0%} of {len(maps)} held-out photos")
+        return float(np.clip(hi, 1e-3, 1 - 1e-3)), len(maps)
 
     # -- inference -----------------------------------------------------------------------
     def _net(self):
@@ -201,6 +260,13 @@ class SimilarityLocalizer:
         return self.net_
 
     def map(self, img: Image.Image) -> np.ndarray:
+        """(H, W) float32 in [0, 1]: :meth:`_raw_map` rescaled (monotonically) so that the threshold fitted on
+        held-out photos reads 0.5."""
+        from .base import threshold_at_half
+
+        return threshold_at_half(self._raw_map(img), getattr(self, "map_threshold_", 0.5))
+
+    def _raw_map(self, img: Image.Image) -> np.ndarray:
         """(H, W) float32 in [0, 1]: each pixel's mean, over the patches covering it, of the probability that
         the patch comes from another image than the reference patches. Zero (no evidence) for an image
         smaller than two patches."""
@@ -260,6 +326,10 @@ class SimilarityLocalizer:
                     training_data=getattr(self, "trained_on_", {}),
                     not_trained_on="any edited image or mask: trained on pairs of patches of unedited images only",
                     metrics=getattr(self, "metrics_", {}),
+                    calibration={"map_threshold": getattr(self, "map_threshold_", 0.5),
+                                 "map_threshold_note": f"raw-map value above which {cfg.authentic_area:.0%} of the "
+                                 "area of held-out unedited real photos lies, on average; maps are rescaled so that "
+                                 "it reads 0.5"},
                     licence="fakescope weights: Apache-2.0; the training images keep their own terms")  # fmt: skip
 
     def save(self, directory: str | Path) -> Path:
@@ -278,6 +348,7 @@ class SimilarityLocalizer:
         self.net_ = net.eval()
         self.trained_on_ = saved.card.training_data
         self.metrics_ = saved.card.metrics
+        self.map_threshold_ = float(saved.card.calibration.get("map_threshold", 0.5))
         return self
 
     def settings(self) -> dict[str, dict[str, type]]:
