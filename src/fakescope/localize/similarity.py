@@ -170,7 +170,7 @@ class SimilarityLocalizer:
             a = np.ascontiguousarray(a[y0 : y0 + cfg.crop, x0 : x0 + cfg.crop])
             out.append(a)
             groups.append(sum(used.values()))  # the picture's number: its copies share it
-            if cfg.jpeg_copies:  # the same picture, shared once more: a picture of its own, never paired with its original
+            if cfg.jpeg_copies:  # the picture shared once more: one of its own, never paired with its original
                 out.append(_jpeg(a, int(rng.integers(65, 96))))
                 groups.append(groups[-1])
             used[s.label] += 1
