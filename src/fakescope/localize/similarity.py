@@ -111,14 +111,6 @@ def _network(width: int):
     return PairNet(width)
 
 
-def _jpeg(a: np.ndarray, quality: int) -> np.ndarray:
-    import io
-
-    buf = io.BytesIO()
-    Image.fromarray(a).save(buf, "JPEG", quality=quality)
-    return np.asarray(Image.open(io.BytesIO(buf.getvalue())).convert("RGB"))
-
-
 def _grid(n: int, p: int, stride: int) -> list[int]:
     """Patch offsets along one side of ``n`` px: every ``stride`` px, the last one flush with the edge."""
     out = list(range(0, n - p + 1, stride))
@@ -151,6 +143,7 @@ class SimilarityLocalizer:
 
     def _training_pixels(self, samples, log) -> tuple[list[np.ndarray], list[int], Counter]:
         """The pictures pairs are drawn from, the number of the picture each comes from, and the labels used."""
+        from ..data.perturb import jpeg
         from ..io import ImageLoadError, open_image
 
         cfg = self.config
@@ -171,7 +164,7 @@ class SimilarityLocalizer:
             out.append(a)
             groups.append(sum(used.values()))  # the picture's number: its copies share it
             if cfg.jpeg_copies:  # the picture shared once more: one of its own, never paired with its original
-                out.append(_jpeg(a, int(rng.integers(65, 96))))
+                out.append(np.asarray(jpeg(Image.fromarray(a), int(rng.integers(65, 96)))))
                 groups.append(groups[-1])
             used[s.label] += 1
         return out, groups, used
