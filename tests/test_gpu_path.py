@@ -301,7 +301,7 @@ def test_dequantised_weights_are_the_files(onnx_pair):
     import onnxruntime as ort
 
     from fakescope.features.onnx_reader import read_graph
-    from fakescope.features.shared import with_graph_outputs
+    from fakescope.features.shared import with_graph_outputs, with_unsigned_weights
 
     path, model = onnx_pair
     _, nodes = read_graph(path)
@@ -309,7 +309,7 @@ def test_dequantised_weights_are_the_files(onnx_pair):
              "/vision_model/encoder/layers.0/self_attn/q_proj/Add_output_0",
              "/vision_model/encoder/layers.0/mlp/fc1/Add_output_0",
              "/vision_model/encoder/layers.0/layer_norm2/Add_1_output_0"]  # fmt: skip
-    session = ort.InferenceSession(with_graph_outputs(path.read_bytes(), names))
+    session = ort.InferenceSession(with_unsigned_weights(with_graph_outputs(path.read_bytes(), names)))
     pixels = views.clip_view(Image.open(sorted(SAMPLES.glob("*.jpg"))[0]).convert("RGB"))[None]
     ln1, q, fc1, ln2 = (torch.from_numpy(t).double() for t in session.run(names, {"pixel_values": pixels}))
     layer = model.layers[0]

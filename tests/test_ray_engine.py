@@ -52,7 +52,9 @@ def assert_same_rows(local, remote):
         y = b[path]
         assert (x["p_fake"] is None) == (y["p_fake"] is None)
         if x["p_fake"] is not None:
-            assert abs(x["p_fake"] - y["p_fake"]) <= 1e-6
+            # rows carry p_fake to 6 decimals: a last-bit difference between processes (BLAS summation
+            # order) can round to the neighbouring value, one unit (1e-6, plus float error) apart
+            assert abs(x["p_fake"] - y["p_fake"]) <= 1.5e-6
         assert {k: v for k, v in x.items() if k != "p_fake"} == {k: v for k, v in y.items() if k != "p_fake"}
 
 

@@ -177,21 +177,23 @@ def _caption_batch(images):
 
 
 EXTRACTORS: dict[str, Extractor] = {
-    # v2: one image per encoder call (v1 batched, and INT8 scales depended on the batch).
+    # v2: one image per encoder call (v1 batched, and INT8 scales depended on the batch). v3 (and the
+    # other INT8 graphs' version bump): exact INT8 products on CPUs without VNNI (with_unsigned_weights);
+    # features such a CPU cached before were wrong, the same CPU's cache must not serve them again.
     # Its view only needs the image at REDUCING_GAP x 224 px, so a JPEG may be decoded at reduced scale.
-    "clip": Extractor("clip", _clip_batch, batched=True, version=2, shrink=_clip_square, view_side=CLIP_SIZE,
+    "clip": Extractor("clip", _clip_batch, batched=True, version=3, shrink=_clip_square, view_side=CLIP_SIZE,
                       decode_side=int(REDUCING_GAP * CLIP_SIZE), weights=(CLIP_WEIGHTS,)),  # fmt: skip
     # CLIP on up to five 224 px crops at native resolution (centre and corners), embeddings averaged:
     # nothing is resampled unless a side is under 224 px. The corners span the image, so it reads it all.
-    "clip-crops": Extractor("clip-crops", _clip_crops_batch, batched=True, view_side=CLIP_SIZE,
+    "clip-crops": Extractor("clip-crops", _clip_crops_batch, batched=True, version=2, view_side=CLIP_SIZE,
                             weights=(CLIP_WEIGHTS,)),  # fmt: skip
     # DINOv2 ViT-S/14: CLS + mean patch token (768-d) of the same square as the CLIP view.
     "dinov2": Extractor("dinov2", _dinov2_batch, batched=True, shrink=_dinov2_square, view_side=DINOV2_SIZE,
                         decode_side=int(REDUCING_GAP * DINOV2_SIZE), weights=(DINOV2_WEIGHTS,)),  # fmt: skip
     # The peer classifier's [artificial, human] logits, on the whole image squashed to 224x224 (its own
     # preprocessing, from full-resolution pixels: a JPEG decoded smaller would give other pixels).
-    "sdxl-logits": Extractor("sdxl-logits", _sdxl_batch, batched=True, shrink=squashed, view_side=SDXL_SIZE,
-                             weights=(SDXL_WEIGHTS,)),  # fmt: skip
+    "sdxl-logits": Extractor("sdxl-logits", _sdxl_batch, batched=True, version=2, shrink=squashed,
+                             view_side=SDXL_SIZE, weights=(SDXL_WEIGHTS,)),  # fmt: skip
     # float16 halves the cache; log-spectrum values lie in about [-14, 10].
     "dct": Extractor("dct", dct_spectrum, store_dtype="float16", shrink=_dct_square, view_side=DCT_SIZE),
     # The end-to-end networks' input: a centre crop at native resolution (49 KB per image and view).
@@ -201,7 +203,7 @@ EXTRACTORS: dict[str, Extractor] = {
     "region384": Extractor("region384", _region, store_dtype="uint8", shrink=_region_square),
     # CLIP embedding of the image after a small, seeded Gaussian perturbation (noise sensitivity);
     # the noise is seeded by the whole image's pixels, so it reads the whole image.
-    "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True, view_side=CLIP_SIZE,
+    "clip-noise": Extractor("clip-noise", _clip_noise_batch, batched=True, version=2, view_side=CLIP_SIZE,
                             weights=(CLIP_WEIGHTS,)),  # fmt: skip
     # MiniLM embedding of a description measured from the pixels (DE-FAKE hybrid's prompt fallback).
     "caption": Extractor("caption", _caption_batch, batched=True,

@@ -43,8 +43,16 @@ def _varint(buf, i: int) -> tuple[int, int]:
 
 def _fields(buf):
     """``(field number, wire type, value)`` of each field of a message; length-delimited values are memoryviews."""
+    for number, wire, value, _, _ in _fields_at(buf):
+        yield number, wire, value
+
+
+def _fields_at(buf):
+    """As :func:`_fields`, with where each field lies in ``buf`` added: ``buf[start:end]`` is the whole
+    field, key included."""
     i, n = 0, len(buf)
     while i < n:
+        start = i
         key, i = _varint(buf, i)
         number, wire = key >> 3, key & 7
         if wire == 0:
@@ -58,7 +66,7 @@ def _fields(buf):
             value, i = buf[i : i + size], i + size
         else:
             raise ValueError(f"unsupported protobuf wire type {wire}")
-        yield number, wire, value
+        yield number, wire, value, start, i
 
 
 def _ints(values: list) -> list[int]:
@@ -112,16 +120,20 @@ def _node(buf) -> Node:
     return Node(op_type=text(4)[0], name=(text(3) or [""])[0], inputs=text(1), outputs=text(2))
 
 
-def read_graph(path: str | Path) -> tuple[dict[str, np.ndarray], list[Node]]:
-    """The initializers (name -> array) and the nodes of an ONNX file's main graph."""
-    data = memoryview(Path(path).read_bytes())
-    graph = next(value for number, _, value in _fields(data) if number == 7)  # ModelProto.graph
+def read_graph(model: str | Path | bytes) -> tuple[dict[str, np.ndarray], list[Node]]:
+    """The initializers (name -> array) and the nodes of an ONNX model's main graph.
+
+    ``model`` is a file's path or a serialised model. A graph field that occurs more than once (as
+    :func:`~fakescope.features.shared.with_graph_outputs` writes) is merged, as protocol buffers do.
+    """
+    data = memoryview(model if isinstance(model, bytes) else Path(model).read_bytes())
     tensors: dict[str, np.ndarray] = {}
     nodes: list[Node] = []
-    for number, _, value in _fields(graph):
-        if number == 1:  # GraphProto.node
-            nodes.append(_node(value))
-        elif number == 5:  # GraphProto.initializer
-            name, arr = _tensor(value)
-            tensors[name] = arr
+    for graph in (value for number, _, value in _fields(data) if number == 7):  # ModelProto.graph
+        for number, _, value in _fields(graph):
+            if number == 1:  # GraphProto.node
+                nodes.append(_node(value))
+            elif number == 5:  # GraphProto.initializer
+                name, arr = _tensor(value)
+                tensors[name] = arr
     return tensors, nodes

@@ -6,10 +6,12 @@ import os
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
 from .. import weights
+from .onnx_reader import _fields, _fields_at, _node, _tensor
 
 
 class SharedModel:
@@ -51,7 +53,8 @@ class OnnxModel(SharedModel):
         opts = ort.SessionOptions()
         opts.intra_op_num_threads = 1
         opts.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(self.model(), sess_options=opts, providers=_providers(ort))
+        model = with_unsigned_weights(self.model())
+        self.session = ort.InferenceSession(model, sess_options=opts, providers=_providers(ort))
         self.input_name = self.session.get_inputs()[0].name
         self.pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix=type(self).__name__)
 
@@ -99,3 +102,67 @@ def _varint(n: int) -> bytes:
 def _field(number: int, payload: bytes) -> bytes:
     """A length-delimited protobuf field."""
     return _varint(number << 3 | 2) + _varint(len(payload)) + payload
+
+
+def with_unsigned_weights(model: str | bytes) -> str | bytes:
+    """The model with the signed INT8 weights of its quantised matrix products stored as unsigned ones.
+
+    Dynamically quantised graphs multiply unsigned 8-bit activations by signed 8-bit weights
+    (``MatMulInteger``, u8 x s8). On x86 CPUs without VNNI (AVX2 only) onnxruntime computes that
+    product with an instruction that adds two u8 x s8 products into a saturating 16-bit integer,
+    and 255 * 127 * 2 exceeds 32767: the sums of large activations and weights are clipped, and a
+    CLIP embedding comes out at a cosine of about 0.5 to the exact one. Shifting each weight and its
+    zero point by 128 (``(q + 128) - (z + 128) = q - z``) leaves every integer product exactly as it
+    was, and onnxruntime's u8 x u8 kernel widens to 16 bits before it multiplies, on every CPU. So
+    the outputs are the exact ones, and the same on every machine.
+
+    A weight is converted only where it is safe: an INT8 initializer with an INT8 zero point, both
+    read by nothing but ``MatMulInteger`` nodes (as B and B's zero point) whose activations come
+    from ``DynamicQuantizeLinear`` (unsigned). ``model`` is a path or serialised bytes; a model with
+    nothing to convert is returned as given.
+    """
+    data = memoryview(model if isinstance(model, bytes) else Path(model).read_bytes())
+    graphs = [value for number, _, value in _fields(data) if number == 7]  # ModelProto.graph
+    nodes = [_node(value) for graph in graphs for number, _, value in _fields(graph) if number == 1]
+    signed = {name for graph in graphs for name in _int8_initializers(graph)}
+    made_by = {out: node.op_type for node in nodes for out in node.outputs}
+    convert: set[str] = set()
+    for node in nodes:
+        if node.op_type == "MatMulInteger" and len(node.inputs) == 4 and made_by.get(node.inputs[0]) == (
+            "DynamicQuantizeLinear") and {node.inputs[1], node.inputs[3]} <= signed:  # fmt: skip
+            convert |= {node.inputs[1], node.inputs[3]}
+    read_elsewhere = {name for node in nodes for k, name in enumerate(node.inputs)
+                      if name in convert and not (node.op_type == "MatMulInteger" and k in (1, 3))}  # fmt: skip
+    if not convert or read_elsewhere:
+        return model
+    out = bytearray()
+    for number, _, value, start, end in _fields_at(data):
+        out += _field(7, _unsigned_graph(value, convert)) if number == 7 else data[start:end]
+    return bytes(out)
+
+
+def _int8_initializers(graph) -> list[str]:
+    """Names of the graph's INT8 initializers stored in a form this module rewrites (data inline)."""
+    names = []
+    for number, _, value in _fields(graph):
+        if number == 5:  # GraphProto.initializer
+            parts = {n: v for n, _, v in _fields(value)}
+            if parts.get(2) == 3 and set(parts) <= {1, 2, 5, 8, 9}:  # INT8; dims, data, name only
+                names.append(bytes(parts[8]).decode())
+    return names
+
+
+def _unsigned_graph(graph, names: set[str]) -> bytes:
+    """The graph message with the named INT8 initializers rewritten as UINT8 (each value + 128)."""
+    out = bytearray()
+    for number, _, value, start, end in _fields_at(graph):
+        name = next((bytes(v).decode() for n, _, v in _fields(value) if n == 8), "") if number == 5 else ""
+        if name not in names:  # GraphProto.initializer (5) named for conversion, or copied as it is
+            out += graph[start:end]
+            continue
+        _, arr = _tensor(value)
+        tensor = b"".join(_varint(1 << 3) + _varint(d) for d in arr.shape)  # dims (non-negative)
+        tensor += _varint(2 << 3) + _varint(2)  # data_type: UINT8
+        tensor += _field(8, name.encode()) + _field(9, (arr.astype(np.int16) + 128).astype(np.uint8).tobytes())
+        out += _field(5, tensor)
+    return bytes(out)
