@@ -114,7 +114,8 @@ def with_unsigned_weights(model: str | bytes) -> str | bytes:
     CLIP embedding comes out at a cosine of about 0.5 to the exact one. Shifting each weight and its
     zero point by 128 (``(q + 128) - (z + 128) = q - z``) leaves every integer product exactly as it
     was, and onnxruntime's u8 x u8 kernel widens to 16 bits before it multiplies, on every CPU. So
-    the outputs are the exact ones, and the same on every machine.
+    the integer products are the exact ones on every machine. The cost: one CLIP call took 0.43 s
+    instead of 0.35 s on a 2-core AVX2 CPU (the rewrite itself 1.2 s, once per process).
 
     A weight is converted only where it is safe: an INT8 initializer with an INT8 zero point, both
     read by nothing but ``MatMulInteger`` nodes (as B and B's zero point) whose activations come
