@@ -46,6 +46,7 @@ from scipy import ndimage
 from ..registry import register
 from ..train.calibration import PlattCalibrator
 from ..types import Card, NotFittedError, field_types, strict_config
+from .base import threshold_at_half
 
 PAPER = ("Guillaro, Cozzolino, Sud, Dufour, Verdoliva. TruFor: Leveraging all-round clues for trustworthy "
          "image forgery detection and localization. CVPR 2023 (fusion of traces with a reliability map)")  # fmt: skip
@@ -331,8 +332,6 @@ class FusionLocalizer:
 
     # -- inference -------------------------------------------------------------------------
     def _rescale(self, p: np.ndarray) -> np.ndarray:
-        from .base import threshold_at_half
-
         return threshold_at_half(p, self.map_threshold_)
 
     def fuse(self, img: Image.Image) -> dict:

@@ -38,6 +38,7 @@ from PIL import Image
 
 from ..registry import register
 from ..types import Card, NotFittedError, field_types, strict_config
+from .base import threshold_at_half
 
 NAME = "forensic-similarity"
 VERSION = 2  # 2: JPEG copies of the training pictures; the map's threshold fitted on held-out photos
@@ -255,8 +256,6 @@ class SimilarityLocalizer:
     def map(self, img: Image.Image) -> np.ndarray:
         """(H, W) float32 in [0, 1]: :meth:`_raw_map` rescaled (monotonically) so that the threshold fitted on
         held-out photos reads 0.5."""
-        from .base import threshold_at_half
-
         return threshold_at_half(self._raw_map(img), getattr(self, "map_threshold_", 0.5))
 
     def _raw_map(self, img: Image.Image) -> np.ndarray:
