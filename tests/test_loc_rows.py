@@ -233,3 +233,31 @@ def test_the_unedited_trained_row_is_asked_for_by_name_and_labelled_so():
     assert row_label(row) == "forensic-similarity (unedited images)"
     assert kept_name(row) == "forensic-similarity"
     assert sets_needed([row]) == {"train", "synthetic", "real edits"}
+
+
+def test_forensic_similarity_rows_are_stale_when_its_training_settings_change():
+    """Rows that train forensic-similarity (alone or as the fusion's member) record its steps and width; a
+    row made with other settings is run again when asked for, one made before rows recorded them counts as
+    made with the earlier ones, and rows that train no such model do not depend on them."""
+    from fakescope.evaluation.loc_benchmark import EARLIER_UNEDITED, UNEDITED, UNEDITED_SETTINGS, _current_here
+
+    now = UNEDITED_SETTINGS["reduced"]
+    fsim = ("forensic-similarity", "–", UNEDITED)
+    fused = ("fusion-map", "C", ALIGNED_TRAINING)
+    old = [_row(*fsim, versions=row_versions("forensic-similarity")),
+           _row(*fused, versions=row_versions("fusion-map", "reduced"))]  # fmt: skip
+    new = [{**r, "unedited": dict(now)} for r in old]
+    ela = _row("ela", versions={"ela": 1})
+    assert EARLIER_UNEDITED["reduced"] != now  # the rows made before are stale
+    assert not any(is_current(r, row_versions(r["localizer"], "reduced"), now) for r in old)
+    assert all(is_current(r, row_versions(r["localizer"], "reduced"), now) for r in [*new, ela])
+    other = {**now, "steps": now["steps"] + 1}
+    assert not any(is_current(r, row_versions(r["localizer"], "reduced"), other) for r in new)
+    assert is_current(ela, {"ela": 1}, other)
+    kept, todo = plan_rows([fsim, fused, ("ela", "–", NO_TRAINING)], [*new, ela], "reduced", other)
+    assert kept == [ela] and todo == [fsim, fused]
+    kept, todo = plan_rows([fsim, fused], [*new, ela], "reduced")  # the settings of the size by default
+    assert kept == [*new, ela] and todo == []
+    # the page judges rows by the settings its run recorded (a quick run trains with its own)
+    quick = {**new[0], "unedited": other}
+    assert _current_here(quick, "reduced", other) and not _current_here(quick, "reduced")

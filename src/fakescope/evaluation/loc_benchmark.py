@@ -24,8 +24,10 @@ both (:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every n
 pixel F1 per kind of edit: on the real edits by :func:`edit_kind`, on the synthetic ones by synth kind.
 
 Each row records the revision of every localizer its numbers come from (:func:`row_versions`: its own,
-and for the fusion its members'); a row made with an earlier revision is stale and a run that asks for
-it makes it again, while a run that does not keeps it, marked as such on the page.
+and for the fusion its members') and, where it trains forensic-similarity (alone or as the fusion's member),
+that localizer's training settings (:func:`row_unedited`); a row made with an earlier revision or other
+settings is stale and a run that asks for it makes it again, while a run that does not keeps it, marked as
+such on the page.
 """
 
 from __future__ import annotations
@@ -56,8 +58,11 @@ REALISTIC_EDITS = "v1"
 #: learned localizers that train on unedited images only (pairs of patches; no edit, no mask), and their
 #: training settings per size (the fusion trains its forensic-similarity member with the same ones)
 UNEDITED, UNEDITED_TRAINED = "unedited images", ("forensic-similarity",)
-UNEDITED_SETTINGS = {"full": {"steps": 4000, "width": 24}, "reduced": {"steps": 2000, "width": 16},
+UNEDITED_SETTINGS = {"full": {"steps": 4000, "width": 24}, "reduced": {"steps": 4000, "width": 16},
                      "quick": {"steps": 60, "width": 8}}  # fmt: skip
+#: the settings rows were made with before they recorded them (``reduced`` was 2000 steps until the
+#: training-half development set showed 4000 steps at width 16 flagging the edits' pixels more precisely)
+EARLIER_UNEDITED = {"full": {"steps": 4000, "width": 24}, "reduced": {"steps": 2000, "width": 16}}
 #: fusion settings per size (the images it fits on, the pixels it samples from each)
 FUSION = {"full": {"fusion_images": 240},
           # on a CPU: fewer images, fewer pixels sampled from each
@@ -277,21 +282,39 @@ def row_versions(name: str, size: str = "reduced") -> dict[str, int]:
     return {n: entry(n, kind="localizer").version for n in names if n in known}
 
 
-def is_current(row: dict, versions: dict[str, int]) -> bool:
-    """Whether ``row`` was measured with these revisions (a row that records none was made at revision 1)."""
+def row_unedited(name: str, settings: dict) -> dict | None:
+    """The training settings of forensic-similarity that a row of ``name`` depends on, when it trains one
+    (itself, or the fusion's member): ``settings`` (a value of :data:`UNEDITED_SETTINGS`); else None."""
+    from ..localize.fusion import FusionConfig, _names
+
+    if name in UNEDITED_TRAINED or (name == "fusion-map" and _names(FusionConfig().unedited)):
+        return dict(settings)
+    return None
+
+
+def is_current(row: dict, versions: dict[str, int], unedited: dict | None = None) -> bool:
+    """Whether ``row`` was measured with these revisions (a row that records none was made at revision 1)
+    and, where it trains forensic-similarity, with the training settings ``unedited`` (a row that records
+    none was made with :data:`EARLIER_UNEDITED`)."""
     got = row.get("versions") or {}
-    return all(got.get(n, 1) == v for n, v in versions.items())
+    if not all(got.get(n, 1) == v for n, v in versions.items()):
+        return False
+    want = row_unedited(row.get("localizer", ""), unedited) if unedited is not None else None
+    return want is None or row.get("unedited", EARLIER_UNEDITED.get(row.get("settings"))) == want
 
 
 def _spec(r: dict) -> tuple[str, str, str]:
     return r["localizer"], r["setup"], r.get("training", SYNTH)
 
 
-def plan_rows(specs: list[tuple[str, str, str]], done: list[dict], size: str) -> tuple[list[dict], list]:
+def plan_rows(specs: list[tuple[str, str, str]], done: list[dict], size: str,
+              unedited: dict | None = None) -> tuple[list[dict], list]:  # fmt: skip
     """(rows kept, rows to run): a row of ``done`` made with the settings ``size`` is kept unless it is
-    asked for (in ``specs``) and stale (:func:`is_current`); every asked row not kept is run."""
+    asked for (in ``specs``) and stale (:func:`is_current`; ``unedited``: forensic-similarity's training
+    settings, by default those of ``size``); every asked row not kept is run."""
+    unedited = UNEDITED_SETTINGS[size] if unedited is None else unedited
     rows = [r for r in done if r.get("settings") == size]
-    current = {_spec(r) for r in rows if is_current(r, row_versions(r["localizer"], size))}
+    current = {_spec(r) for r in rows if is_current(r, row_versions(r["localizer"], size), unedited)}
     todo = [sp for sp in specs if sp not in current]
     redo = set(todo)
     return [r for r in rows if _spec(r) not in redo], todo
@@ -333,7 +356,8 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     size = "full" if cuda and not quick else "reduced"
     config = FULL if size == "full" else REDUCED
     n_train, n_test, n_auth = (60, 20, 20) if quick else (400, 150, 100)
-    rows, todo = plan_rows(row_specs(localizers, setups), done or [], size)
+    unedited = UNEDITED_SETTINGS["quick" if quick else size]
+    rows, todo = plan_rows(row_specs(localizers, setups), done or [], size, unedited)
     # a stale row that is being redone stays on the page (marked stale) until its new row replaces it
     redo = set(todo)
     stale = [r for r in done or [] if r.get("settings") == size and _spec(r) in redo]
@@ -344,7 +368,6 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
                       realistic=REALISTIC_N["quick" if quick else size],
                       make_realistic=any(t == REALISTIC_TRAINING for *_, t in todo))  # fmt: skip
     kept_sets = kept_set_descriptions(done_sets, sets, [*rows, *stale])
-    unedited = UNEDITED_SETTINGS["quick" if quick else size]
     if quick:
         quick_subsets(sets)
     # the baselines need only the masks: on the page from the first row on, also when a run is cut short
@@ -355,7 +378,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
     def result() -> dict:
         made = {_spec(r) for r in rows}
         return {**_result([*rows, *(r for r in stale if _spec(r) not in made)], sets, config, size, setups,
-                          kept_sets), **extra}  # fmt: skip
+                          kept_sets, unedited), **extra}  # fmt: skip
 
     for name, setup, training in todo:
         t0 = time.time()
@@ -379,6 +402,8 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
         row = {"localizer": name, "setup": setup, "training": training, "settings": size, "device": dev,
                "versions": row_versions(name, size), "train_seconds": round(time.time() - t0, 1),
                "trained_on": trained_on}  # fmt: skip
+        if row_unedited(name, unedited) is not None:
+            row["unedited"] = dict(unedited)
         for key in ("synthetic", "real edits", "aligned-local", "realistic"):
             if key in sets:
                 row[key] = evaluate_localizer(loc, sets[key], by_kind=True)
@@ -440,8 +465,9 @@ def baseline_kinds(test: Manifest) -> dict:
     return kind_reports([np.ones_like(m) for m in masks], masks, kinds)
 
 
-def _result(rows, sets, config, size, setups, kept_sets=None) -> dict:
-    """The benchmark's results: ``kept_sets`` describes data sets of kept rows that this run did not build."""
+def _result(rows, sets, config, size, setups, kept_sets=None, unedited=None) -> dict:
+    """The benchmark's results: ``kept_sets`` describes data sets of kept rows that this run did not build;
+    ``unedited``: forensic-similarity's training settings in this run."""
     return {
         "rows": list(rows),
         "sets": {**(kept_sets or {}),
@@ -450,6 +476,7 @@ def _result(rows, sets, config, size, setups, kept_sets=None) -> dict:
                     for k, v in sets.items()}},
         "config": config,
         "settings": size,
+        **({"unedited": dict(unedited)} if unedited else {}),
         "setups": {k: SETUPS[k] for k in setups},
     }
 
@@ -471,11 +498,12 @@ def row_label(r: dict) -> str:
     return r["localizer"] + SUFFIX.get(training, ("", ""))[1]
 
 
-def _current_here(row: dict, size: str) -> bool:
+def _current_here(row: dict, size: str, unedited: dict | None = None) -> bool:
     """Whether a row was measured with the revisions of the code that renders it (unknown when the
-    localizer's family cannot be loaded here: counted as current)."""
+    localizer's family cannot be loaded here: counted as current) and with forensic-similarity's training
+    settings ``unedited`` (by default those of ``size``: a quick run records its own)."""
     try:
-        return is_current(row, row_versions(row["localizer"], size))
+        return is_current(row, row_versions(row["localizer"], size), unedited or UNEDITED_SETTINGS.get(size))
     except (KeyError, ImportError):
         return True
 
@@ -500,7 +528,7 @@ def best_row(loc: dict) -> tuple[dict | None, bool]:
     shortfall, counting both the F1 gap and the FP area over the limit); and whether it meets it. Stale
     rows (measured with an earlier revision) do not compete."""
     base = (loc.get("baselines") or {}).get("real edits", {}).get("flag everything")
-    rows = [r for r in loc.get("rows") or [] if _current_here(r, loc.get("settings", "reduced"))]
+    rows = [r for r in loc.get("rows") or [] if _current_here(r, loc.get("settings", "reduced"), loc.get("unedited"))]
     if not base or not rows:
         return None, False
 
@@ -513,6 +541,15 @@ def best_row(loc: dict) -> tuple[dict | None, bool]:
     if ok:
         return max(ok, key=lambda r: r["real edits"]["per_image"]["f1_manipulated"]), True
     return min(rows, key=shortfall), False
+
+
+def _unedited_settings(loc: dict) -> str:
+    """How the rows' forensic-similarity models were trained (steps, width), where rows record it."""
+    made = Counter(tuple(r["unedited"].items()) for r in loc.get("rows") or [] if r.get("unedited"))
+    if not made:
+        return ""
+    return "; forensic-similarity " + " / ".join(
+        ", ".join(f"{k} {v}" for k, v in s) + (f" ({n} rows)" if len(made) > 1 else "") for s, n in made.items())
 
 
 def _fused(loc: dict) -> str:
@@ -569,7 +606,8 @@ def render_localization(loc: dict) -> list[str]:
         f"- *real edits*: the {sets['real edits']['n']} partially manipulated images of the data set that have "
         "masks (inpainting, splicing, copy-move from CASIA, Coverage, IMD2020, Columbia, Inpaint-Anything, ...); "
         "never used for training or for choosing a threshold.",
-        f"- Settings: {loc['settings']} ({', '.join(f'{k} {v}' for k, v in loc['config'].items())}).",
+        f"- Settings: {loc['settings']} ({', '.join(f'{k} {v}' for k, v in loc['config'].items())})"
+        + _unedited_settings(loc) + ".",
         "",
         "Pixel F1 / IoU / AUC are per manipulated image, averaged; *pooled F1* counts all pixels of all "
         "manipulated and authentic images together; *FP area* is the share of an authentic image flagged; "
@@ -585,7 +623,7 @@ def render_localization(loc: dict) -> list[str]:
     order = {SYNTH: 0, ALIGNED_TRAINING: 1, REALISTIC_TRAINING: 2, UNEDITED: 3, NO_TRAINING: 4}
     ranked = sorted(loc["rows"], key=lambda r: (r["localizer"] == "fusion-map", order.get(r.get("training", SYNTH), 0),
                                                 r["localizer"], r["setup"]))  # fmt: skip
-    stale = [r for r in ranked if not _current_here(r, loc["settings"])]
+    stale = [r for r in ranked if not _current_here(r, loc["settings"], loc.get("unedited"))]
     for r in [*ranked, *rows]:
         re, sy = r["real edits"], r["synthetic"]
         label = r["localizer"] if r["localizer"].startswith("*") else row_label(r) + (" †" if r in stale else "")
@@ -599,8 +637,8 @@ def render_localization(loc: dict) -> list[str]:
     lines += ["", "The real edits hold no authentic images, so their image AUC is not defined. Rows at the *flag "
               "everything* baseline (FP area near 1) have learned nothing about where: they mark whole images.", ""]
     if stale:
-        lines += ["† Measured with an earlier revision of the localizer (or of a member it fuses) than the code's: "
-                  "stale until rerun (`fakescope benchmark --localization --localizers "
+        lines += ["† Measured with an earlier revision of the localizer (or of a member it fuses) than the code's, "
+                  "or with other forensic-similarity training settings: stale until rerun (`fakescope benchmark --localization --localizers "
                   + ",".join(sorted({_asked_as(r) for r in stale})) + "`).", ""]
     lines += _render_kinds(loc, ranked, fmt, stale)
     best, ok = best_row(loc)

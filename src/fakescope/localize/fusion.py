@@ -64,7 +64,7 @@ class FusionConfig:
     # learned members that train on the unedited images alone (pairs of patches: one picture or two), never on
     # an edit: their maps carry no imprint of the synthetic edits the fusion is fitted on
     unedited: str = "forensic-similarity"
-    similarity_steps: int = 2000  # training steps of forensic-similarity
+    similarity_steps: int = 4000  # training steps of forensic-similarity
     similarity_width: int = 16
     # training-free members. jpeg-dq is left out by default: it reads the quantisation tables of JPEG files, and
     # the synthetic edits the fusion fits on are PNG files, so its map is silent on them and its weight would be
