@@ -25,7 +25,7 @@ pixel F1 per kind of edit: on the real edits by :func:`edit_kind`, on the synthe
 
 Each row records the revision of every localizer its numbers come from (:func:`row_versions`: its own,
 and for the fusion its members') and, where it trains forensic-similarity (alone or as the fusion's member),
-that localizer's training settings (:func:`row_unedited`); a row made with an earlier revision or other
+that localizer's training settings (:data:`UNEDITED_SETTINGS`); a row made with an earlier revision or other
 settings is stale and a run that asks for it makes it again, while a run that does not keeps it, marked as
 such on the page.
 """
@@ -282,14 +282,10 @@ def row_versions(name: str, size: str = "reduced") -> dict[str, int]:
     return {n: entry(n, kind="localizer").version for n in names if n in known}
 
 
-def row_unedited(name: str, settings: dict) -> dict | None:
-    """The training settings of forensic-similarity that a row of ``name`` depends on, when it trains one
-    (itself, or the fusion's member): ``settings`` (a value of :data:`UNEDITED_SETTINGS`); else None."""
-    from ..localize.fusion import FusionConfig, _names
-
-    if name in UNEDITED_TRAINED or (name == "fusion-map" and _names(FusionConfig().unedited)):
-        return dict(settings)
-    return None
+def trains_unedited(versions: dict[str, int]) -> bool:
+    """Whether a row with these revisions (:func:`row_versions`) trains forensic-similarity: itself, or as
+    the fusion's member."""
+    return any(n in versions for n in UNEDITED_TRAINED)
 
 
 def is_current(row: dict, versions: dict[str, int], unedited: dict | None = None) -> bool:
@@ -299,8 +295,9 @@ def is_current(row: dict, versions: dict[str, int], unedited: dict | None = None
     got = row.get("versions") or {}
     if not all(got.get(n, 1) == v for n, v in versions.items()):
         return False
-    want = row_unedited(row.get("localizer", ""), unedited) if unedited is not None else None
-    return want is None or row.get("unedited", EARLIER_UNEDITED.get(row.get("settings"))) == want
+    if unedited is None or not trains_unedited(versions):
+        return True
+    return row.get("unedited", EARLIER_UNEDITED.get(row.get("settings"))) == unedited
 
 
 def _spec(r: dict) -> tuple[str, str, str]:
@@ -402,7 +399,7 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
         row = {"localizer": name, "setup": setup, "training": training, "settings": size, "device": dev,
                "versions": row_versions(name, size), "train_seconds": round(time.time() - t0, 1),
                "trained_on": trained_on}  # fmt: skip
-        if row_unedited(name, unedited) is not None:
+        if trains_unedited(row["versions"]):
             row["unedited"] = dict(unedited)
         for key in ("synthetic", "real edits", "aligned-local", "realistic"):
             if key in sets:
