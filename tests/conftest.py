@@ -67,6 +67,24 @@ def upsampled_image(rng: np.random.Generator, size: int = 160) -> Image.Image:
     return Image.fromarray(np.clip(big, 0, 255).astype(np.uint8))
 
 
+def edit_manifest(root: Path, edited, real, n_edit: int, n_real: int, seed: int = 0, generator: str = "edit"):
+    """A manifest of ``n_edit`` partial edits (``edited(rng)`` -> image, 0/1 mask), written with their masks,
+    and ``n_real`` authentic images (``real(rng)`` -> image), all under ``root``."""
+    from fakescope.data.manifest import Manifest, Sample
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i in range(n_edit):
+        img, mask = edited(rng)
+        img.save(root / f"e{i}.png")
+        Image.fromarray(mask.astype(np.uint8) * 255).save(root / f"e{i}-mask.png")
+        rows.append(Sample(path=f"e{i}.png", label="partial", mask=f"e{i}-mask.png", generator=generator, source="t"))
+    for i in range(n_real):
+        real(rng).save(root / f"r{i}.png")
+        rows.append(Sample(path=f"r{i}.png", label="real", source="t"))
+    return Manifest(rows, root=root)
+
+
 def write_synthetic_dataset(root: Path, n_per_class: int = 12, sources=("alpha", "beta"), seed: int = 0) -> Path:
     """A tiny paired data set: each source holds real (natural) and fake (up-sampled) PNGs."""
     from fakescope.data.manifest import Manifest, Sample

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fakescope.data.manifest import Manifest, Sample
+from fakescope.data.manifest import Manifest
 from fakescope.localize.forensic import ForensicFamily, ForensicLocalizer
 from fakescope.metrics import image_pixel_metrics
-from tests.conftest import natural_image
+from tests.conftest import edit_manifest, natural_image
 
 pytest.importorskip("torch")
 pytest.importorskip("sklearn")
@@ -56,20 +56,15 @@ def _edited(rng, size=64):
     return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8)), mask
 
 
+def _grey(rng) -> Image.Image:
+    """An authentic image like the edits' backgrounds: greyish, no red of its own."""
+    a = np.asarray(natural_image(rng, 64), dtype=np.float32) * 0.6
+    a[..., 0] = a[..., 1:].mean(-1)
+    return Image.fromarray(a.astype(np.uint8))
+
+
 def _dataset(root, n_edit=10, n_real=8, seed=0) -> Manifest:
-    rng = np.random.default_rng(seed)
-    rows = []
-    for i in range(n_edit):
-        img, mask = _edited(rng)
-        img.save(root / f"e{i}.png")
-        Image.fromarray(mask * 255).save(root / f"e{i}-mask.png")
-        rows.append(Sample(path=f"e{i}.png", label="partial", mask=f"e{i}-mask.png", generator="red-edit", source="t"))
-    for i in range(n_real):
-        a = np.asarray(natural_image(rng, 64), dtype=np.float32) * 0.6
-        a[..., 0] = a[..., 1:].mean(-1)
-        Image.fromarray(a.astype(np.uint8)).save(root / f"r{i}.png")
-        rows.append(Sample(path=f"r{i}.png", label="real", source="t"))
-    return Manifest(rows, root=root)
+    return edit_manifest(root, _edited, _grey, n_edit, n_real, seed, generator="red-edit")
 
 
 @pytest.fixture(params=["logistic", "mlp"])
@@ -88,9 +83,7 @@ def test_fusion_follows_the_trace_that_predicts_the_mask(fitted):
     assert image_pixel_metrics(out["map"], mask)["f1"] > 0.7
     assert 0 <= out["reliability"].min() and out["reliability"].max() <= 1
     # an authentic image stays (almost) unflagged
-    clean = np.asarray(natural_image(np.random.default_rng(5), 64), dtype=np.float32) * 0.6
-    clean[..., 0] = clean[..., 1:].mean(-1)
-    assert fitted.localize(Image.fromarray(clean.astype(np.uint8)))["flagged_share"] < 0.05
+    assert fitted.localize(_grey(np.random.default_rng(5)))["flagged_share"] < 0.05
 
 
 def test_explanation_names_the_agreeing_traces(fitted):
@@ -110,7 +103,7 @@ def test_save_load_round_trip(tmp_path, model):
 
     data = tmp_path / "data"
     data.mkdir()
-    fusion = FusionLocalizer(learned="", unedited="", classical="noise-level,ela", cell=4, samples_per_image=200,
+    fusion = FusionLocalizer(learned="", unedited="", tiles="", classical="noise-level,ela", cell=4, samples_per_image=200,
                              model=model)  # fmt: skip
     fusion.fit(_dataset(data), members=None)
     assert fusion.trained_on_["members"] == ["noise-level", "ela"]

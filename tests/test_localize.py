@@ -18,8 +18,9 @@ from fakescope.data.manifest import Manifest, Sample  # noqa: E402
 from fakescope.localize import create_localizer, list_localizers, load_localizer  # noqa: E402
 
 #: the learned map networks; fusion-map fuses them (and the classical maps) and has its own tests, as has
-#: forensic-similarity (trained on unedited images, not under a setup)
-LEARNED = [n for n in list_localizers(training_free=False) if n not in ("fusion-map", "forensic-similarity")]
+#: forensic-similarity (trained on unedited images, not under a setup) and clip-tiles (a head on frozen features)
+LEARNED = [n for n in list_localizers(training_free=False)
+           if n not in ("fusion-map", "forensic-similarity", "clip-tiles")]
 from fakescope.localize.attention import soft_max_pool  # noqa: E402
 from fakescope.localize.base import dice_loss, explain  # noqa: E402
 from fakescope.localize.dadf import DADFLocalizer  # noqa: E402

@@ -69,6 +69,7 @@ _FAMILIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "fakescope.localize.copy_move": ((), ("copy-move",)),
     "fakescope.localize.jpeg": ((), ("jpeg-dq", "jpeg-grid", "ela")),
     "fakescope.localize.similarity": (("torch",), ("forensic-similarity",)),
+    "fakescope.localize.clip_tiles": ((), ("clip-tiles",)),
     "fakescope.localize.fusion": (("torch",), ("fusion-map",)),
     "fakescope.attributors.hierarchical": ((), ("hierarchical",)),
 }

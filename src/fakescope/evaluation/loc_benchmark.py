@@ -19,8 +19,9 @@ Data, all derived from the benchmark manifest, deterministically:
   join the aligned-local ones in the training data of rows "+realistic" (setup C); the second half's
   are a test set of their own.
 
-Beside the learned rows: the classical, training-free localizers (nothing to train) and the fusion of
-both (:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every new row also reports
+Beside the learned rows: clip-tiles (a probe on frozen CLIP embeddings of tiles, trained on the
+aligned-local training set with the first half's generated images), the classical, training-free
+localizers (nothing to train) and the fusion of them all (:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every new row also reports
 pixel F1 per kind of edit: on the real edits by :func:`edit_kind`, on the synthetic ones by synth kind.
 
 Each row records the revision of every localizer its numbers come from (:func:`row_versions`: its own,
@@ -58,6 +59,9 @@ REALISTIC_EDITS = "v1"
 #: learned localizers that train on unedited images only (pairs of patches; no edit, no mask), and their
 #: training settings per size (the fusion trains its forensic-similarity member with the same ones)
 UNEDITED, UNEDITED_TRAINED = "unedited images", ("forensic-similarity",)
+#: learned localizers that fit a head on frozen pretrained features of tiles of the setup C data (the
+#: aligned-local training set), with no setup, epochs or width of their own
+TILE_TRAINED = ("clip-tiles",)
 UNEDITED_SETTINGS = {"full": {"steps": 4000, "width": 24}, "reduced": {"steps": 4000, "width": 16},
                      "quick": {"steps": 60, "width": 8}}  # fmt: skip
 #: the settings rows were made with before they recorded them (``reduced`` was 2000 steps until the
@@ -253,11 +257,12 @@ def row_specs(localizers: list[str] | None, setups: str) -> list[tuple[str, str,
     from ..registry import list_localizers as registered
 
     known = registered(training_free=False)
-    learned = [n for n in known if n != "fusion-map" and n not in UNEDITED_TRAINED]
+    learned = [n for n in known if n != "fusion-map" and n not in UNEDITED_TRAINED + TILE_TRAINED]
     specs = [(n, setup, SYNTH) for n in learned for setup in setups]
     specs += [(n, "C", ALIGNED_TRAINING) for n in ALIGNED_TRAINED if n in learned]
     specs += [(n, "C", REALISTIC_TRAINING) for n in ALIGNED_TRAINED if n in learned]
     specs += [(n, "–", UNEDITED) for n in UNEDITED_TRAINED if n in known]
+    specs += [(n, "C", ALIGNED_TRAINING) for n in TILE_TRAINED if n in known]
     specs += [(n, "–", NO_TRAINING) for n in registered(training_free=True)]
     specs += [("fusion-map", "C", ALIGNED_TRAINING), ("fusion-map", "C", REALISTIC_TRAINING)]
     if localizers:
@@ -277,7 +282,7 @@ def row_versions(name: str, size: str = "reduced") -> dict[str, int]:
         from ..localize.fusion import FusionConfig, _names
 
         cfg = FusionConfig.from_kwargs(**FUSION.get(size, {}))
-        names += [*_names(cfg.learned), *_names(cfg.unedited), *_names(cfg.classical)]
+        names += [*_names(cfg.learned), *_names(cfg.unedited), *_names(cfg.tiles), *_names(cfg.classical)]
     known = set(list_localizers())
     return {n: entry(n, kind="localizer").version for n in names if n in known}
 
@@ -386,6 +391,9 @@ def run_localization(manifest: Manifest, work: Path, localizers: list[str] | Non
             trained_on = {"note": "training-free"}
         elif training == UNEDITED:
             loc = create_localizer(name, **unedited).fit(train, log=log)
+            trained_on = loc.trained_on_
+        elif name in TILE_TRAINED:
+            loc = create_localizer(name).fit(train, log=log)
             trained_on = loc.trained_on_
         elif name == "fusion-map":
             loc = create_localizer(name, **config, **FUSION[size], similarity_steps=unedited["steps"],
@@ -507,8 +515,8 @@ def _current_here(row: dict, size: str, unedited: dict | None = None) -> bool:
 
 def _asked_as(r: dict) -> str:
     """The name that asks for this row with ``--localizers`` (the fusion's aligned-local row is plain
-    ``fusion-map``: it is the fusion's standard training)."""
-    if r["localizer"] == "fusion-map" and r.get("training") == ALIGNED_TRAINING:
+    ``fusion-map``: it is the fusion's standard training, as it is clip-tiles' only one)."""
+    if r["localizer"] in ("fusion-map", *TILE_TRAINED) and r.get("training") == ALIGNED_TRAINING:
         return r["localizer"]
     return r["localizer"] + SUFFIX.get(r.get("training"), ("", ""))[0]
 

@@ -3,8 +3,9 @@ reliability (after TruFor, Guillaro et al. CVPR 2023, which fuses a learned nois
 evidence and gives a confidence map beside the anomaly map).
 
 Members are learned localizers (trained here under setup C), learned traces that never see an edit
-(``unedited``: :mod:`.similarity`, trained on pairs of patches of unedited images) and classical,
-training-free traces (:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its
+(``unedited``: :mod:`.similarity`, trained on pairs of patches of unedited images), optionally a probe
+on frozen CLIP embeddings of tiles (``tiles``: :mod:`.clip_tiles`, which tiles look made or brought in)
+and classical, training-free traces (:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its
 map, the map's departure from the image's own median (a trace that is high everywhere says less than one
 that stands out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top
 stands out of its median over the whole image (an image-level term: added to the logit, it holds a whole map down
@@ -66,6 +67,11 @@ class FusionConfig:
     unedited: str = "forensic-similarity"
     similarity_steps: int = 4000  # training steps of forensic-similarity
     similarity_width: int = 16
+    # learned members with a head of their own on frozen pretrained features (no setup, no epochs), e.g.
+    # "clip-tiles" (which tiles look made or brought in). None by default: with clip-tiles the localization
+    # table's fusion ranked the real edits' pixels better (pixel AUC 0.761 against 0.738) but its threshold,
+    # fitted on the synthetic fusion images, flagged less (real-edit F1 0.375 against 0.404)
+    tiles: str = ""
     # training-free members. jpeg-dq is left out by default: it reads the quantisation tables of JPEG files, and
     # the synthetic edits the fusion fits on are PNG files, so its map is silent on them and its weight would be
     # fitted on a handful of pixels
@@ -217,7 +223,8 @@ class FusionLocalizer:
 
         cfg, t0 = self.config, time.time()
         usable = [s for s in manifest if s.label == "real" or (s.label == "partial" and s.mask)]
-        trained_members = members is None and bool(_names(cfg.learned) or _names(cfg.unedited))
+        trained = [*_names(cfg.learned), *_names(cfg.unedited), *_names(cfg.tiles)]
+        trained_members = members is None and bool(trained)
         if members is None and not trained_members:  # nothing to train: every image goes to the fusion
             members, held = self._classical(), usable
         elif trained_members:
@@ -234,6 +241,9 @@ class FusionLocalizer:
                 log(f"fusion-map: training member {name} on the unedited images of {len(rest)}")
                 members[name] = create_localizer(name, steps=cfg.similarity_steps, width=cfg.similarity_width,
                                                  seed=cfg.seed).fit(rest, log=log)  # fmt: skip
+            for name in _names(cfg.tiles):
+                log(f"fusion-map: training member {name} on tiles of {len(rest)} images")
+                members[name] = create_localizer(name, seed=cfg.seed).fit(rest, log=log)
             members.update(self._classical())
         else:
             held = usable
@@ -429,8 +439,9 @@ class FusionLocalizer:
         directory = Path(directory)
         learned = [n for n, m in self.members_.items() if not getattr(m, "training_free", False)]
         unedited = [n for n in learned if n in _names(self.config.unedited)]
-        init = {**asdict(self.config), "learned": ",".join(n for n in learned if n not in unedited),
-                "unedited": ",".join(unedited),
+        tiles = [n for n in learned if n in _names(self.config.tiles)]
+        init = {**asdict(self.config), "learned": ",".join(n for n in learned if n not in unedited + tiles),
+                "unedited": ",".join(unedited), "tiles": ",".join(tiles),
                 "classical": ",".join(n for n in self.members_ if n not in learned)}  # fmt: skip
         order = np.array(list(self.members_))
         write(directory, "localizer", self.name, init, self.card,
@@ -455,6 +466,8 @@ class FusionLocalizer:
         self.members_ = {}
         for n in a["members"].tolist():
             self.members_[n] = classical[n] if n in classical else load_localizer(saved.directory / "members" / n)
+        # a fusion saved before ``tiles`` existed records none: its config names only the members it has
+        self.config.tiles = ",".join(n for n in _names(self.config.tiles) if n in self.members_)
         if "w1" in a:
             self.hidden_ = (a["w1"], a["b1"], a["w2"], float(a["b2"][0]))
         else:
