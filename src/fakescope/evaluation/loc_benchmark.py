@@ -19,10 +19,10 @@ Data, all derived from the benchmark manifest, deterministically:
   join the aligned-local ones in the training data of rows "+realistic" (setup C); the second half's
   are a test set of their own.
 
-Beside the learned rows: clip-tiles (a probe on frozen CLIP embeddings of tiles, trained on the
-aligned-local training set with the first half's generated images), the classical, training-free
-localizers (nothing to train) and the fusion of them all (:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every new row also reports
-pixel F1 per kind of edit: on the real edits by :func:`edit_kind`, on the synthetic ones by synth kind.
+Beside the learned rows: clip-tiles (a probe on frozen CLIP embeddings of tiles of the aligned-local
+training set), the classical, training-free localizers (nothing to train) and the fusion
+(:mod:`fakescope.localize.fusion`, fitted on synthetic edits only). Every new row also reports pixel F1
+per kind of edit: on the real edits by :func:`edit_kind`, on the synthetic ones by synth kind.
 
 Each row records the revision of every localizer its numbers come from (:func:`row_versions`: its own,
 and for the fusion its members') and, where it trains forensic-similarity (alone or as the fusion's member),

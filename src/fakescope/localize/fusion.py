@@ -5,8 +5,8 @@ evidence and gives a confidence map beside the anomaly map).
 Members are learned localizers (trained here under setup C), learned traces that never see an edit
 (``unedited``: :mod:`.similarity`, trained on pairs of patches of unedited images), optionally a probe
 on frozen CLIP embeddings of tiles (``tiles``: :mod:`.clip_tiles`, which tiles look made or brought in)
-and classical, training-free traces (:mod:`.forensic`). On a grid of ``cell`` px, each member gives four features: its
-map, the map's departure from the image's own median (a trace that is high everywhere says less than one
+and classical, training-free traces (:mod:`.forensic`). On a grid of ``cell`` px, each member gives four
+features: its map, the map's departure from the image's own median (a trace that is high everywhere says less than one
 that stands out), its mean over a wider neighbourhood (``context`` cells), and how far the map's top
 stands out of its median over the whole image (an image-level term: added to the logit, it holds a whole map down
 where no trace stands out, as a gate would); the image adds one local statistic,
@@ -466,8 +466,6 @@ class FusionLocalizer:
         self.members_ = {}
         for n in a["members"].tolist():
             self.members_[n] = classical[n] if n in classical else load_localizer(saved.directory / "members" / n)
-        # a fusion saved before ``tiles`` existed records none: its config names only the members it has
-        self.config.tiles = ",".join(n for n in _names(self.config.tiles) if n in self.members_)
         if "w1" in a:
             self.hidden_ = (a["w1"], a["b1"], a["w2"], float(a["b2"][0]))
         else:
