@@ -381,6 +381,26 @@ class Localizer:
         return {"train": field_types(LocalizerConfig)}
 
 
+def tile_starts(length: int, tile: int, stride: int) -> list[int]:
+    """Tile (or patch) origins along one side: every ``stride`` px, the last flush with the end (one at 0
+    when the side is no longer than the tile)."""
+    last = max(length - tile, 0)
+    starts = list(range(0, last + 1, stride))
+    if starts[-1] != last:
+        starts.append(last)
+    return starts
+
+
+def tile_grid(height: int, width: int, tile: int, stride: int, widen: int, most: int) -> tuple[list[int], list[int]]:
+    """Row and column origins of ``tile`` px tiles every ``stride`` px, the step widened by ``widen`` px
+    until at most ``most`` tiles cover the image."""
+    while True:
+        ys, xs = tile_starts(height, tile, stride), tile_starts(width, tile, stride)
+        if len(ys) * len(xs) <= most:
+            return ys, xs
+        stride += widen
+
+
 def threshold_at_half(m: np.ndarray, t: float) -> np.ndarray:
     """``m`` (values in [0, 1]) mapped monotonically so that the threshold ``t`` reads 0.5: a shift of the
     logit, so ranking, AUC and AP are unchanged."""

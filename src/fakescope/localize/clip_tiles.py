@@ -32,6 +32,7 @@ from PIL import Image
 
 from ..registry import register
 from ..types import Card, NotFittedError, field_types, strict_config
+from .base import tile_grid, tile_starts
 
 NAME = "clip-tiles"
 VERSION = 1
@@ -67,16 +68,6 @@ class TilesConfig:
         return cfg
 
 
-def tile_starts(length: int, tile: int, stride: int) -> list[int]:
-    """Tile origins along one side: every ``stride`` px, the last flush with the end (one at 0 when the
-    side is no longer than the tile)."""
-    last = max(length - tile, 0)
-    starts = list(range(0, last + 1, stride))
-    if starts[-1] != last:
-        starts.append(last)
-    return starts
-
-
 class TilesLocalizer:
     """Per-tile probability that a region was generated, painted back to pixels."""
 
@@ -95,22 +86,16 @@ class TilesLocalizer:
 
     def _grid(self, img: Image.Image) -> tuple[int, list[int], list[int]]:
         """Tile side and the x and y origins of the inference grid."""
-        t, stride = self._side(img), min(self.config.stride, self._side(img))
-        while True:
-            xs, ys = tile_starts(img.width, t, stride), tile_starts(img.height, t, stride)
-            if len(xs) * len(ys) <= self.config.max_tiles:
-                return t, xs, ys
-            stride += max(t // 2, 1)
+        t = self._side(img)
+        ys, xs = tile_grid(img.height, img.width, t, min(self.config.stride, t), max(t // 2, 1), self.config.max_tiles)
+        return t, xs, ys
 
     @staticmethod
     def _embed(tiles: list[Image.Image]) -> np.ndarray:
-        from ..features.clip import CLIP_DIM, CLIP_SIZE, ClipEncoder
-        from ..features.views import clip_view
+        """(N, 512) CLIP embeddings of the tiles (each resized to 224 px only when it is smaller)."""
+        from ..features.clip import ClipEncoder
 
-        if not tiles:
-            return np.zeros((0, CLIP_DIM), np.float32)
-        enc = ClipEncoder.shared()
-        return np.stack(enc.map(lambda t: enc.embed_one(clip_view(t, CLIP_SIZE)), tiles)).astype(np.float32)
+        return ClipEncoder.shared().embed(tiles)
 
     def _training_tiles(self, img: Image.Image, mask: np.ndarray | None, rng) -> list[tuple[Image.Image, int]]:
         """One tile centred on the edit (if it covers enough of it) and one the edit leaves untouched; one

@@ -38,7 +38,7 @@ from PIL import Image
 
 from ..registry import register
 from ..types import Card, NotFittedError, field_types, strict_config
-from .base import threshold_at_half
+from .base import threshold_at_half, tile_grid
 
 NAME = "forensic-similarity"
 VERSION = 2  # 2: JPEG copies of the training pictures; the map's threshold fitted on held-out photos
@@ -110,14 +110,6 @@ def _network(width: int):
             return self.head(torch.cat([d.abs(), d.pow(2).sum(1, keepdim=True).sqrt()], 1)).squeeze(1)
 
     return PairNet(width)
-
-
-def _grid(n: int, p: int, stride: int) -> list[int]:
-    """Patch offsets along one side of ``n`` px: every ``stride`` px, the last one flush with the edge."""
-    out = list(range(0, n - p + 1, stride))
-    if out[-1] != n - p:
-        out.append(n - p)
-    return out
 
 
 class SimilarityLocalizer:
@@ -270,10 +262,8 @@ class SimilarityLocalizer:
         p = cfg.patch
         if h < p or w < p or (h < 2 * p and w < 2 * p):
             return np.zeros((h, w), np.float32)
-        stride = cfg.stride
-        while len(_grid(h, p, stride)) * len(_grid(w, p, stride)) > cfg.max_patches:
-            stride += cfg.stride // 2 or 1
-        pos = [(y, x) for y in _grid(h, p, stride) for x in _grid(w, p, stride)]
+        ys, xs = tile_grid(h, w, p, cfg.stride, cfg.stride // 2 or 1, cfg.max_patches)
+        pos = [(y, x) for y in ys for x in xs]
         with torch.inference_mode():
             emb = []
             for i in range(0, len(pos), 256):
